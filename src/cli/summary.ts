@@ -1,0 +1,39 @@
+/** The `--once` summary and exit code, from a pass summary. Pure. */
+import type { PassSummary } from "../queue/pass.ts";
+import { EXIT } from "./args.ts";
+
+function list(ids: string[], limit = 8): string {
+  if (ids.length === 0) return "";
+  const shown = ids.slice(0, limit).join(", ");
+  return ` (${shown}${ids.length > limit ? `, … ${ids.length - limit} more` : ""})`;
+}
+
+/** One line per outcome class. */
+export function formatSummary(summary: PassSummary): string[] {
+  const lines = [
+    `shipped: ${summary.shipped.length}${list(summary.shipped)}`,
+    `duplicate (collector already had it, moved to shipped): ${summary.duplicates.length}${
+      list(summary.duplicates)
+    }`,
+    `quarantined: ${summary.quarantined.length}${
+      list(summary.quarantined.map((q) => `${q.id} [${q.source}]`))
+    }`,
+    `queued for retry: ${summary.queued.length}${list(summary.queued.map((q) => q.id))}`,
+    `incomplete (no done.marker yet): ${summary.incomplete.length}${list(summary.incomplete)}`,
+  ];
+  if (summary.paused) {
+    lines.push(
+      `uploads paused: collector answered ${summary.paused.message}; fix credentials or receiver.url`,
+    );
+  } else if (summary.collectorDown) {
+    lines.push(`uploads stopped early: ${summary.collectorDown}`);
+  }
+  return lines;
+}
+
+/** The exit code of `--once` (SPEC §5). */
+export function exitCodeOf(summary: PassSummary): number {
+  if (summary.paused) return EXIT.config;
+  if (summary.queued.length > 0) return EXIT.tempFail;
+  return EXIT.ok;
+}

@@ -1,0 +1,164 @@
+/**
+ * The reference collector: HTTPS with required client certificates (node:https, since Deno's own
+ * server has no mTLS), the gate, and atomic storage.
+ */
+import { Buffer } from "node:buffer";
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { TLSSocket } from "node:tls";
+import { describeError, type Logger } from "../log/log.ts";
+import type { CollectorConfig } from "./config.ts";
+import { admit, tokenMatches } from "./gate.ts";
+import { clearIncoming, isStored, storeUpload } from "./storage.ts";
+
+/** A running collector. */
+export interface RunningCollector {
+  /** Base URL, e.g. `https://127.0.0.1:8443`. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The CN and DNS subject alternative names of the client certificate, and its subject line. */
+export function clientIdentity(socket: TLSSocket): { names: string[]; subject: string } {
+  const cert = socket.getPeerCertificate();
+  if (!cert || !cert.subject) return { names: [], subject: "" };
+  const names: string[] = [];
+  const cn = cert.subject.CN;
+  if (typeof cn === "string") names.push(cn);
+  for (const part of (cert.subjectaltname ?? "").split(",")) {
+    const m = /^\s*DNS:(.+)$/.exec(part);
+    if (m?.[1]) names.push(m[1].trim());
+  }
+  const subject = Object.entries(cert.subject).map(([k, v]) => `${k}=${v}`).join(", ");
+  return { names, subject };
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type = "text/plain; charset=utf-8",
+) {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Reads and discards a body, so the client sees our answer rather than a reset mid-upload. */
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    req.on("end", resolve);
+    req.on("error", () => resolve());
+    req.on("close", resolve);
+    req.resume();
+  });
+}
+
+function headersOf(req: IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(", ") : v;
+  return out;
+}
+
+/** Starts the collector; resolves once it listens. */
+export async function startCollector(
+  config: CollectorConfig,
+  logger: Logger,
+  options: { now?: () => number } = {},
+): Promise<RunningCollector> {
+  const now = options.now ?? Date.now;
+  await Deno.mkdir(config.storeDir, { recursive: true });
+  await clearIncoming(config.storeDir);
+  if (config.bearerToken) logger.redact(config.bearerToken);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const identity = clientIdentity(req.socket as TLSSocket);
+    const log = (status: number, extra: Record<string, string | number> = {}) =>
+      logger.info(`${req.method} ${path} ${status}`, { client: identity.subject, ...extra });
+    const headers = headersOf(req);
+    if (req.method === "GET" && path === "/v1/health") {
+      await drain(req);
+      const ok = tokenMatches(headers.authorization, config.bearerToken);
+      send(
+        res,
+        ok ? 200 : 401,
+        ok ? `ok ${identity.subject}\n` : "missing or wrong bearer token\n",
+      );
+      return log(ok ? 200 : 401);
+    }
+    const verdict = admit(
+      { method: req.method ?? "", path, headers, clientNames: identity.names },
+      config,
+    );
+    if (!verdict.ok) {
+      await drain(req);
+      send(res, verdict.status, verdict.message + "\n");
+      return log(verdict.status, { reason: verdict.message.slice(0, 120) });
+    }
+    const upload = verdict.upload;
+    if (await isStored(config.storeDir, upload)) {
+      await drain(req);
+      send(res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`);
+      return log(409);
+    }
+    const result = await storeUpload(config.storeDir, upload, req, {
+      clientSubject: identity.subject,
+      now: now(),
+    });
+    switch (result.kind) {
+      case "stored":
+        send(
+          res,
+          201,
+          JSON.stringify({
+            stored: `${upload.hostId}/${upload.episodeId}`,
+            sha256: upload.sha256,
+            size: upload.size,
+          }) + "\n",
+          "application/json",
+        );
+        return log(201, { bytes: upload.size });
+      case "duplicate":
+        send(res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`);
+        return log(409);
+      case "mismatch":
+        // 5xx: the episode is fine, the transfer was not; the shipper retries.
+        send(res, 500, `upload not stored: ${result.detail}\n`);
+        return log(500, { reason: result.detail });
+    }
+  };
+
+  const server = https.createServer({
+    key: config.tls.key,
+    cert: config.tls.cert,
+    ca: config.tls.clientCa,
+    requestCert: true,
+    rejectUnauthorized: true,
+  }, (req, res) => {
+    handle(req, res).catch((error) => {
+      logger.error("request failed", { path: req.url, error: describeError(error) });
+      if (!res.headersSent && !res.writableEnded) send(res, 500, "internal error\n");
+      else res.destroy();
+    });
+  });
+  server.on("tlsClientError", (error: Error) => {
+    logger.warn("TLS handshake refused", { error: describeError(error) });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return {
+    url: `https://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * Atomic storage of uploads: `<store>/<host_id>/<episode_id>.<ext>` plus a JSON sidecar. The body
+ * is streamed to a temporary file and verified (length and digest) before it is linked into place;
+ * `link(2)` fails when the name exists, so two racing uploads cannot both win.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { fsyncDir, TEMP_SUFFIX, writeJsonAtomic } from "../fs/atomic.ts";
+import { encodeBase64 } from "../protocol/_base64.ts";
+import { COMPRESSION_FORMAT } from "../protocol/protocol.ts";
+import type { Admitted } from "./gate.ts";
+
+/** Directory under the store for bodies being received. */
+export const INCOMING_DIR = ".incoming";
+
+/** What the sidecar `<episode>.<ext>.json` records. */
+export interface Sidecar {
+  host_id: string;
+  episode_id: string;
+  sha256: string;
+  size: number;
+  commit: string;
+  content_type: string;
+  received_at: string;
+  client_certificate_subject: string;
+}
+
+/** Result of {@linkcode storeUpload}. */
+export type StoreResult =
+  | { kind: "stored"; path: string }
+  | { kind: "duplicate" }
+  | { kind: "mismatch"; detail: string };
+
+/** Where an episode is stored. */
+export function storedPath(
+  storeDir: string,
+  upload: Pick<Admitted, "hostId" | "episodeId" | "compression">,
+): string {
+  return join(
+    storeDir,
+    upload.hostId,
+    upload.episodeId + COMPRESSION_FORMAT[upload.compression].extension,
+  );
+}
+
+/** Whether the store already holds this episode. */
+export async function isStored(storeDir: string, upload: Admitted): Promise<boolean> {
+  return (await Deno.lstat(storedPath(storeDir, upload)).catch(() => null)) !== null;
+}
+
+/** Removes leftovers of uploads interrupted by a crash. */
+export async function clearIncoming(storeDir: string): Promise<void> {
+  await Deno.remove(join(storeDir, INCOMING_DIR), { recursive: true }).catch(() => {});
+  await Deno.mkdir(join(storeDir, INCOMING_DIR), { recursive: true });
+}
+
+/**
+ * Streams `body` to disk, verifies it against the admitted length and digest, and commits it.
+ * @throws when the body ends early (client gone); nothing is stored then.
+ */
+export async function storeUpload(
+  storeDir: string,
+  upload: Admitted,
+  body: AsyncIterable<Uint8Array>,
+  meta: { clientSubject: string; now: number },
+): Promise<StoreResult> {
+  const temp = join(storeDir, INCOMING_DIR, `${crypto.randomUUID()}${TEMP_SUFFIX}`);
+  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o640 });
+  const hash = createHash("sha256");
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += chunk.length;
+      if (size > upload.size) break;
+      hash.update(chunk);
+      for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
+    }
+    await file.sync();
+  } catch (error) {
+    file.close();
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+  file.close();
+  const sha256 = encodeBase64(new Uint8Array(hash.digest()));
+  const mismatch = size !== upload.size
+    ? `body has ${size > upload.size ? "more than" : "only"} ${
+      Math.min(size, upload.size + 1)
+    } bytes, Content-Length said ${upload.size}`
+    : sha256 !== upload.sha256
+    ? `body SHA-256 ${sha256} does not match Content-Digest ${upload.sha256}`
+    : null;
+  if (mismatch) {
+    await Deno.remove(temp);
+    return { kind: "mismatch", detail: mismatch };
+  }
+  const dest = storedPath(storeDir, upload);
+  const hostDir = join(storeDir, upload.hostId);
+  await Deno.mkdir(hostDir, { recursive: true });
+  try {
+    await Deno.link(temp, dest);
+  } catch (error) {
+    await Deno.remove(temp);
+    if (error instanceof Deno.errors.AlreadyExists) return { kind: "duplicate" };
+    throw error;
+  }
+  await Deno.remove(temp);
+  await fsyncDir(hostDir);
+  const sidecar: Sidecar = {
+    host_id: upload.hostId,
+    episode_id: upload.episodeId,
+    sha256,
+    size,
+    commit: upload.commit,
+    content_type: COMPRESSION_FORMAT[upload.compression].contentType,
+    received_at: new Date(meta.now).toISOString(),
+    client_certificate_subject: meta.clientSubject,
+  };
+  await writeJsonAtomic(`${dest}.json`, sidecar);
+  return { kind: "stored", path: dest };
+}

@@ -1,0 +1,237 @@
+/**
+ * Typed access to a parsed TOML document, with the one error format every config problem uses
+ * (`<file>: <key>: <what is wrong>`) and warnings for keys nobody read.
+ */
+import { parse, TomlError } from "smol-toml";
+
+/** A configuration problem: the process reports it in one line and exits 78 (EX_CONFIG). */
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly key: string, readonly detail: string) {
+    super(key ? `${file}: ${key}: ${detail}` : `${file}: ${detail}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Reads and parses a TOML file. @throws {ConfigError} when unreadable or malformed. */
+export async function readTomlFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "file not found"
+      : error instanceof Deno.errors.PermissionDenied
+      ? "permission denied"
+      : error instanceof Deno.errors.IsADirectory
+      ? "is a directory"
+      : `cannot read: ${error instanceof Error ? error.message : String(error)}`;
+    throw new ConfigError(path, "", why);
+  }
+  try {
+    return parse(text) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const first = error.message.split("\n")[0] ?? "invalid TOML";
+      throw new ConfigError(path, "", `line ${error.line}, column ${error.column}: ${first}`);
+    }
+    throw new ConfigError(path, "", `invalid TOML: ${String(error)}`);
+  }
+}
+
+function typeName(value: unknown): string {
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "a date";
+  if (value === null) return "null";
+  if (value === undefined) return "nothing";
+  switch (typeof value) {
+    case "string":
+      return "a string";
+    case "number":
+    case "bigint":
+      return "a number";
+    case "boolean":
+      return "a boolean";
+    default:
+      return "a table";
+  }
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Date);
+}
+
+/** Edit distance, for "did you mean" suggestions. */
+export function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The closest known key to `key`, or null when none is close. */
+export function suggestKey(key: string, known: Iterable<string>): string | null {
+  const leaf = key.split(".").at(-1) ?? key;
+  let best: string | null = null;
+  let bestScore = Infinity;
+  for (const candidate of known) {
+    const candidateLeaf = candidate.split(".").at(-1) ?? candidate;
+    // A right name in the wrong table is the most common slip: prefer it.
+    const score = candidateLeaf === leaf ? 0 : levenshtein(key, candidate);
+    if (score < bestScore) {
+      bestScore = score;
+      best = candidate;
+    }
+  }
+  const limit = Math.max(2, Math.floor(key.length / 4));
+  return bestScore <= limit ? best : null;
+}
+
+/** Reads typed values out of a parsed document and remembers which keys were read. */
+export class TableReader {
+  readonly #known = new Set<string>();
+  constructor(readonly file: string, readonly data: Record<string, unknown>) {}
+
+  /** Raises a {@linkcode ConfigError} for `key`. */
+  fail(key: string, detail: string): never {
+    throw new ConfigError(this.file, key, detail);
+  }
+
+  /** The raw value at a dotted key, or undefined. Marks the key as known. */
+  get(key: string): unknown {
+    this.#known.add(key);
+    const parts = key.split(".");
+    let node: unknown = this.data;
+    for (let i = 0; i < parts.length; i++) {
+      if (node === undefined) return undefined;
+      if (!isTable(node)) {
+        this.fail(parts.slice(0, i).join("."), `must be a table, got ${typeName(node)}`);
+      }
+      node = node[parts[i] as string];
+    }
+    return node;
+  }
+
+  /** A string; empty strings count as absent when `emptyIsAbsent`. */
+  string(key: string, options: { emptyIsAbsent?: boolean } = {}): string | undefined {
+    const value = this.get(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== "string") this.fail(key, `must be a string, got ${typeName(value)}`);
+    if (value === "" && options.emptyIsAbsent) return undefined;
+    return value;
+  }
+
+  /** A required, non-empty string. */
+  requiredString(key: string): string {
+    const value = this.string(key);
+    if (value === undefined) this.fail(key, "required");
+    if (value === "") this.fail(key, "must not be empty");
+    return value;
+  }
+
+  /** A number greater than zero. */
+  positiveNumber(key: string, fallback: number): number {
+    const value = this.get(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      this.fail(key, `must be a number, got ${typeName(value)}`);
+    }
+    if (value <= 0) this.fail(key, `must be greater than 0, got ${value}`);
+    return value;
+  }
+
+  /** An integer of at least `min`. */
+  integer(key: string, fallback: number, min: number): number {
+    const value = this.get(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+      this.fail(key, `must be an integer, got ${typeName(value)} ${JSON.stringify(value)}`);
+    }
+    if (value < min) this.fail(key, `must be at least ${min}, got ${value}`);
+    return value;
+  }
+
+  /** A boolean; strings such as "false" are errors, not coerced. */
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.get(key);
+    if (value === undefined) return fallback;
+    if (typeof value !== "boolean") {
+      this.fail(key, `must be true or false, got ${typeName(value)} ${JSON.stringify(value)}`);
+    }
+    return value;
+  }
+
+  /** One of a fixed set of strings. */
+  oneOf<T extends string>(key: string, choices: readonly T[], fallback: T): T {
+    const value = this.string(key);
+    if (value === undefined) return fallback;
+    if (!(choices as readonly string[]).includes(value)) {
+      this.fail(key, `must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got "${value}"`);
+    }
+    return value as T;
+  }
+
+  /** A non-empty array of numbers greater than zero. */
+  positiveNumbers(key: string, fallback: readonly number[]): number[] {
+    const value = this.get(key);
+    if (value === undefined) return [...fallback];
+    if (!Array.isArray(value)) {
+      this.fail(key, `must be an array of numbers, got ${typeName(value)}`);
+    }
+    if (value.length === 0) this.fail(key, "must not be empty");
+    value.forEach((item, i) => {
+      if (typeof item !== "number" || !Number.isFinite(item) || item <= 0) {
+        this.fail(key, `item ${i} must be a number greater than 0, got ${JSON.stringify(item)}`);
+      }
+    });
+    return value as number[];
+  }
+
+  /** An array of strings. */
+  strings(key: string): string[] | undefined {
+    const value = this.get(key);
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value)) {
+      this.fail(key, `must be an array of strings, got ${typeName(value)}`);
+    }
+    value.forEach((item, i) => {
+      if (typeof item !== "string") {
+        this.fail(key, `item ${i} must be a string, got ${typeName(item)}`);
+      }
+    });
+    return value as string[];
+  }
+
+  /** One warning per key present in the file that no reader asked for. */
+  unknownKeyWarnings(): string[] {
+    const warnings: string[] = [];
+    const walk = (node: Record<string, unknown>, prefix: string) => {
+      for (const [name, value] of Object.entries(node)) {
+        const key = prefix ? `${prefix}.${name}` : name;
+        if (this.#known.has(key)) continue;
+        const isSection = isTable(value) &&
+          [...this.#known].some((k) => k.startsWith(key + "."));
+        if (isSection) {
+          walk(value, key);
+          continue;
+        }
+        const suggestion = suggestKey(key, this.#known);
+        warnings.push(
+          `${this.file}: ${key}: unknown key, ignored` +
+            (suggestion ? ` (did you mean ${suggestion}?)` : ""),
+        );
+      }
+    };
+    walk(this.data, "");
+    return warnings;
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * `/etc/cis490/lab-host.toml` → typed {@linkcode Config}. Every key, default and error of the
+ * shipper's configuration lives here. Seed-compatible: a seed config loads unchanged.
+ */
+import { isAbsolute, resolve } from "node:path";
+import { ConfigError, readTomlFile, TableReader } from "./_reader.ts";
+import { readTlsMaterial, type TlsMaterial } from "./tls_files.ts";
+import { isValidId } from "../protocol/protocol.ts";
+import type { Compression } from "../protocol/protocol.ts";
+
+export { ConfigError };
+export type { TlsMaterial };
+
+/** Where the config is read from when neither `--config` nor `$CIS490_CONFIG` says otherwise. */
+export const DEFAULT_CONFIG_PATH = "/etc/cis490/lab-host.toml";
+
+/** Every default, by key. */
+export const DEFAULTS = {
+  dataRoot: "/var/lib/cis490/data",
+  verifyTls: true,
+  scanIntervalS: 5.0,
+  requestTimeoutS: 60.0,
+  backoffSeconds: [1, 2, 4, 8, 16, 32, 60, 120, 300] as readonly number[],
+  keepLocalForDays: 7,
+  /** 1 GiB of episode files (before compression). */
+  maxEpisodeBytes: 1024 ** 3,
+  compression: "gzip" as Compression,
+} as const;
+
+/** The `[receiver]` table. */
+export interface ReceiverConfig {
+  /** Base URL, trailing `/` stripped. */
+  url: string;
+  caBundle?: string;
+  clientCert?: string;
+  clientKey?: string;
+  /** Never logged, never printed. */
+  bearerToken?: string;
+  verifyTls: boolean;
+}
+
+/** The shipper's whole configuration. */
+export interface Config {
+  /** The file it came from, as given. */
+  file: string;
+  hostId: string;
+  dataRoot: string;
+  receiver: ReceiverConfig;
+  /** Parsed PEM material for the receiver, read at start. */
+  tls: TlsMaterial;
+  scanIntervalS: number;
+  requestTimeoutS: number;
+  backoffSeconds: number[];
+  keepLocalForDays: number;
+  maxEpisodeBytes: number;
+  compression: Compression;
+}
+
+/** Options for {@linkcode loadConfig}. */
+export interface LoadConfigOptions {
+  /** Environment lookup. @default {Deno.env.get} */
+  env?: (name: string) => string | undefined;
+  /** Base for relative paths (the seed resolved against the working directory). @default {Deno.cwd()} */
+  cwd?: string;
+  /** Clock, for certificate expiry warnings. @default {Date.now} */
+  now?: () => number;
+}
+
+/** A loaded config and the warnings to print at start. */
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+}
+
+function expandPath(path: string, cwd: string, home: string | undefined): string {
+  const expanded = home && (path === "~" || path.startsWith("~/")) ? home + path.slice(1) : path;
+  return isAbsolute(expanded) ? resolve(expanded) : resolve(cwd, expanded);
+}
+
+function othersCanRead(mode: number | null): boolean {
+  return mode !== null && (mode & 0o004) !== 0;
+}
+
+/**
+ * Loads and validates the shipper config, reading certificate and token files.
+ * @throws {ConfigError} on any problem, with file, key and detail.
+ */
+export async function loadConfig(
+  file: string,
+  options: LoadConfigOptions = {},
+): Promise<LoadedConfig> {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const cwd = options.cwd ?? Deno.cwd();
+  const home = env("HOME");
+  const warnings: string[] = [];
+  const r: TableReader = new TableReader(file, await readTomlFile(file));
+  const path = (key: string) => {
+    const value = r.string(key, { emptyIsAbsent: true });
+    return value === undefined ? undefined : expandPath(value, cwd, home);
+  };
+
+  const hostId = r.requiredString("host_id");
+  if (!isValidId(hostId)) {
+    r.fail("host_id", `"${hostId}" must match [A-Za-z0-9][A-Za-z0-9._-]{0,199}`);
+  }
+  const dataRoot = expandPath(
+    r.string("paths.data_root", { emptyIsAbsent: true }) ?? DEFAULTS.dataRoot,
+    cwd,
+    home,
+  );
+
+  const rawUrl = r.requiredString("receiver.url").replace(/\/+$/, "");
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    r.fail("receiver.url", `"${rawUrl}" is not a URL`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    r.fail("receiver.url", `must start with https://, got "${url.protocol}//"`);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    r.fail("receiver.url", "must not carry a query, fragment or credentials");
+  }
+
+  const verifyTls = r.boolean("receiver.verify_tls", DEFAULTS.verifyTls);
+  const caBundle = path("receiver.ca_bundle");
+  const clientCert = path("receiver.client_cert");
+  const clientKey = path("receiver.client_key");
+  if (clientCert && !clientKey) r.fail("receiver.client_key", "required when client_cert is set");
+  if (clientKey && !clientCert) r.fail("receiver.client_cert", "required when client_key is set");
+
+  const inlineToken = r.string("receiver.bearer_token", { emptyIsAbsent: true });
+  const tokenFileRaw = r.string("receiver.bearer_token_file", { emptyIsAbsent: true });
+  let bearerToken = inlineToken;
+  if (inlineToken !== undefined && tokenFileRaw !== undefined) {
+    r.fail("receiver.bearer_token_file", "set either bearer_token or bearer_token_file, not both");
+  }
+  if (inlineToken !== undefined) {
+    const stat = await Deno.stat(file).catch(() => null);
+    if (othersCanRead(stat?.mode ?? null)) {
+      warnings.push(
+        `${file}: receiver.bearer_token: the file holding the token is readable by other users; chmod 600 it or use bearer_token_file`,
+      );
+    }
+  }
+  if (tokenFileRaw !== undefined) {
+    bearerToken = await readTokenFile(r, tokenFileRaw, { env, cwd, home, warnings });
+  }
+  if (bearerToken !== undefined && /[\r\n]/.test(bearerToken)) {
+    r.fail("receiver.bearer_token", "must be one line");
+  }
+
+  if (url.protocol === "http:") {
+    warnings.push(
+      `${file}: receiver.url: uses http://, so nothing is encrypted and no certificate is checked`,
+    );
+    if (bearerToken !== undefined) {
+      warnings.push(`${file}: receiver.bearer_token: travels in clear over http://`);
+    }
+  }
+  if (!verifyTls) {
+    warnings.push(
+      `${file}: receiver.verify_tls: false, so the collector's certificate is NOT verified for ${url.host}`,
+    );
+  }
+
+  const tls = await readTlsMaterial(r, { caBundle, clientCert, clientKey }, {
+    now: options.now ?? Date.now,
+    warnings,
+  });
+
+  const config: Config = {
+    file,
+    hostId,
+    dataRoot,
+    receiver: {
+      url: rawUrl,
+      verifyTls,
+      ...(caBundle !== undefined && { caBundle }),
+      ...(clientCert !== undefined && { clientCert }),
+      ...(clientKey !== undefined && { clientKey }),
+      ...(bearerToken !== undefined && { bearerToken }),
+    },
+    tls,
+    scanIntervalS: r.positiveNumber("shipper.scan_interval_s", DEFAULTS.scanIntervalS),
+    requestTimeoutS: r.positiveNumber("shipper.request_timeout_s", DEFAULTS.requestTimeoutS),
+    backoffSeconds: r.positiveNumbers("shipper.backoff_seconds", DEFAULTS.backoffSeconds),
+    maxEpisodeBytes: r.integer("shipper.max_episode_bytes", DEFAULTS.maxEpisodeBytes, 1),
+    compression: r.oneOf("shipper.compression", ["gzip", "none"], DEFAULTS.compression),
+    keepLocalForDays: r.integer("retention.keep_local_for_days", DEFAULTS.keepLocalForDays, 0),
+  };
+  warnings.unshift(...r.unknownKeyWarnings());
+  return { config, warnings };
+}
+
+async function readTokenFile(
+  r: TableReader,
+  raw: string,
+  ctx: {
+    env: (n: string) => string | undefined;
+    cwd: string;
+    home: string | undefined;
+    warnings: string[];
+  },
+): Promise<string> {
+  const key = "receiver.bearer_token_file";
+  let expanded = raw;
+  if (/\$\{?CREDENTIALS_DIRECTORY\}?/.test(raw)) {
+    const dir = ctx.env("CREDENTIALS_DIRECTORY");
+    if (!dir) r.fail(key, "$CREDENTIALS_DIRECTORY is not set (is LoadCredential= in the unit?)");
+    expanded = raw.replace(/\$\{?CREDENTIALS_DIRECTORY\}?/g, dir);
+  }
+  const file = expandPath(expanded, ctx.cwd, ctx.home);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (error) {
+    r.fail(key, `cannot read "${file}": ${error instanceof Error ? error.name : String(error)}`);
+  }
+  const token = text.trim();
+  if (token === "") r.fail(key, `"${file}" is empty`);
+  const stat = await Deno.stat(file).catch(() => null);
+  if (othersCanRead(stat?.mode ?? null)) {
+    ctx.warnings.push(
+      `${r.file}: ${key}: "${file}" is readable by other users; chmod 600 it`,
+    );
+  }
+  return token;
+}

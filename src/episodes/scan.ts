@@ -1,0 +1,52 @@
+/** Lists `episodes/`: which entries are episode directories and which are complete. */
+import { join } from "node:path";
+
+/** The file a producer writes last, when an episode is complete. */
+export const DONE_MARKER = "done.marker";
+
+/** One directory under `episodes/`. */
+export interface EpisodeDir {
+  /** The directory name: the episode id if it is valid. */
+  name: string;
+  path: string;
+  /** Whether `done.marker` exists. */
+  complete: boolean;
+  /** When `done.marker` was written (ms), for oldest-first order; 0 when incomplete. */
+  completedAt: number;
+}
+
+/** Result of {@linkcode scanEpisodes}. */
+export interface ScanResult {
+  /** Complete episodes, oldest `done.marker` first, then by name. */
+  complete: EpisodeDir[];
+  /** Episodes still being written. */
+  incomplete: EpisodeDir[];
+  /** Entries that are not directories (files, symlinks): never followed, never shipped. */
+  ignored: string[];
+}
+
+/** Scans an `episodes/` directory. Symlinks are not followed. */
+export async function scanEpisodes(episodesDir: string): Promise<ScanResult> {
+  const result: ScanResult = { complete: [], incomplete: [], ignored: [] };
+  for await (const entry of Deno.readDir(episodesDir)) {
+    if (!entry.isDirectory || entry.isSymlink) {
+      result.ignored.push(entry.name);
+      continue;
+    }
+    const path = join(episodesDir, entry.name);
+    const marker = await Deno.lstat(join(path, DONE_MARKER)).catch(() => null);
+    const episode: EpisodeDir = {
+      name: entry.name,
+      path,
+      complete: marker !== null,
+      completedAt: marker?.mtime?.getTime() ?? 0,
+    };
+    (episode.complete ? result.complete : result.incomplete).push(episode);
+  }
+  result.complete.sort((a, b) =>
+    a.completedAt - b.completedAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
+  result.incomplete.sort((a, b) => (a.name < b.name ? -1 : 1));
+  result.ignored.sort();
+  return result;
+}

@@ -1,0 +1,91 @@
+/**
+ * Crash-safe file system moves: write to a temporary name, fsync, rename, fsync the directory.
+ * A `kill -9` at any instant leaves either the old state or the new one, never a torn file.
+ */
+import { basename, dirname, join } from "node:path";
+
+/** Suffix of every temporary file this program writes; leftovers are removed at start. */
+export const TEMP_SUFFIX = ".partial";
+
+/** fsyncs a directory so a rename or create inside it is durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
+/** Writes `data` to `path` atomically and durably. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const handle = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+  try {
+    await handle.write(bytes).then(async (n) => {
+      let written = n;
+      while (written < bytes.length) written += await handle.write(bytes.subarray(written));
+    });
+    await handle.sync();
+  } catch (error) {
+    handle.close();
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+  handle.close();
+  await Deno.rename(temp, path);
+  await fsyncDir(dirname(path));
+}
+
+/** Writes JSON (two-space indent, trailing newline) atomically. */
+export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/** Removes a file if present, then fsyncs its directory. */
+export async function removeDurably(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    return;
+  }
+  await fsyncDir(dirname(path));
+}
+
+const NAME_MAX = 255;
+
+function candidateName(name: string, n: number): string {
+  if (n === 1) return name;
+  const suffix = `.${n}`;
+  return name.slice(0, NAME_MAX - suffix.length) + suffix;
+}
+
+/**
+ * Moves directory `source` into `destDir` under its own name, or `<name>.2`, `<name>.3`, … when
+ * that is taken: never overwrites. The name is reserved with `mkdir` (atomic, fails when taken)
+ * and the move is one `rename(2)` onto that empty directory, so a concurrent mover cannot win the
+ * same name. Returns the destination path.
+ */
+export async function moveDirNoClobber(source: string, destDir: string): Promise<string> {
+  const name = basename(source);
+  for (let n = 1;; n++) {
+    const dest = join(destDir, candidateName(name, n));
+    try {
+      await Deno.mkdir(dest);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) continue;
+      throw error;
+    }
+    try {
+      await Deno.rename(source, dest);
+    } catch (error) {
+      await Deno.remove(dest).catch(() => {});
+      throw error;
+    }
+    await fsyncDir(destDir);
+    await fsyncDir(dirname(source));
+    return dest;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The permission flags `deno compile` bakes into the binary. Every test that runs the CLI runs
+ * `main.ts` with exactly these, so the binary's behaviour is what the tests see.
+ *
+ * Reads and writes cannot be narrowed to paths: the config path and `data_root` are chosen at run
+ * time. Environment access is narrowed to the variables the shipper reads.
+ */
+export const PERMISSION_FLAGS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-net",
+  "--allow-env=CIS490_CONFIG,JOURNAL_STREAM,CREDENTIALS_DIRECTORY,HOME,NO_COLOR",
+];

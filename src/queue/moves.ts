@@ -1,0 +1,92 @@
+/**
+ * The moves of an episode between `episodes/`, `shipped/` and `quarantine/`, each a rename inside
+ * `data_root`, and the cleanup of its files in `outbox/`.
+ */
+import { join } from "node:path";
+import { fsyncDir, moveDirNoClobber, removeDurably, writeJsonAtomic } from "../fs/atomic.ts";
+import { type QuarantineReason, REASON_FILE } from "./reason.ts";
+import { type Layout, STATE_SUFFIX, statePath, tarballPath } from "./layout.ts";
+import { COMPRESSION_FORMAT } from "../protocol/protocol.ts";
+import { TEMP_SUFFIX } from "../fs/atomic.ts";
+
+/** Creates the directories under an existing `data_root`. */
+export async function ensureLayout(layout: Layout): Promise<void> {
+  for (const dir of [layout.episodes, layout.outbox, layout.shipped, layout.quarantine]) {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o750 });
+  }
+}
+
+/**
+ * Quarantines an episode: the reason is written durably into its directory first, then the
+ * directory is renamed into `quarantine/` (under a new name if the id is taken). A crash between
+ * the two leaves the episode where it was, to be decided again. Returns the new path.
+ */
+export async function quarantineEpisode(
+  layout: Layout,
+  episodeDir: string,
+  reason: QuarantineReason,
+): Promise<string> {
+  await writeJsonAtomic(join(episodeDir, REASON_FILE), reason);
+  return await moveDirNoClobber(episodeDir, layout.quarantine);
+}
+
+/** Moves a shipped episode into `shipped/` and stamps the time it arrived there (for pruning). */
+export async function shipEpisode(
+  layout: Layout,
+  episodeDir: string,
+  now: number,
+): Promise<string> {
+  const dest = await moveDirNoClobber(episodeDir, layout.shipped);
+  const at = new Date(now);
+  await Deno.utime(dest, at, at);
+  return dest;
+}
+
+/** Removes an episode's tarballs and state from `outbox/`. */
+export async function removeOutboxFiles(layout: Layout, episodeId: string): Promise<void> {
+  for (const compression of ["gzip", "none"] as const) {
+    await removeDurably(tarballPath(layout, episodeId, compression));
+  }
+  await removeDurably(statePath(layout, episodeId));
+}
+
+function outboxIdOf(name: string): string | null {
+  for (
+    const suffix of [
+      STATE_SUFFIX,
+      COMPRESSION_FORMAT.gzip.extension,
+      COMPRESSION_FORMAT.none.extension,
+    ]
+  ) {
+    if (name.endsWith(suffix)) return name.slice(0, -suffix.length);
+  }
+  return null;
+}
+
+/**
+ * Makes `outbox/` consistent after a crash: removes partial writes, files of episodes that are no
+ * longer in `episodes/` (shipped or quarantined just before the crash), tarballs without a state
+ * file (repacked on demand). Files it does not know are left alone. Returns what was removed.
+ */
+export async function recoverOutbox(layout: Layout): Promise<string[]> {
+  const removed: string[] = [];
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(layout.outbox)) names.push(entry.name);
+  const withState = new Set(
+    names.filter((n) => n.endsWith(STATE_SUFFIX)).map((n) => n.slice(0, -STATE_SUFFIX.length)),
+  );
+  for (const name of names) {
+    const id = outboxIdOf(name);
+    let stale = name.endsWith(TEMP_SUFFIX);
+    if (!stale && id !== null) {
+      const episode = await Deno.lstat(join(layout.episodes, id)).catch(() => null);
+      stale = !episode?.isDirectory || !withState.has(id);
+    }
+    if (stale) {
+      await Deno.remove(join(layout.outbox, name), { recursive: true });
+      removed.push(name);
+    }
+  }
+  if (removed.length > 0) await fsyncDir(layout.outbox);
+  return removed;
+}

@@ -1,0 +1,46 @@
+/** Per-episode upload state, persisted beside the tarball so attempts survive restarts. */
+import { type Compression, isValidCommit } from "../protocol/protocol.ts";
+
+/** What `outbox/<id>.state.json` holds. */
+export interface EpisodeState {
+  episode_id: string;
+  compression: Compression;
+  /** Tarball bytes, sent as Content-Length. */
+  size: number;
+  /** Base64 SHA-256 of the tarball, sent as Content-Digest. */
+  sha256: string;
+  commit: string;
+  packed_at: string;
+  /** Failed attempts so far. */
+  attempts: number;
+  /** When the next attempt is due (RFC 3339), or null for "now". */
+  next_attempt_at: string | null;
+  last_error: string | null;
+}
+
+/** Parses a state file's text; null when it is not a state this version wrote (repack then). */
+export function parseState(text: string): EpisodeState | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const s = value as Record<string, unknown>;
+  const ok = typeof s.episode_id === "string" &&
+    (s.compression === "gzip" || s.compression === "none") &&
+    Number.isSafeInteger(s.size) && typeof s.sha256 === "string" && isValidCommit(s.commit) &&
+    Number.isSafeInteger(s.attempts) &&
+    (s.next_attempt_at === null || typeof s.next_attempt_at === "string");
+  return ok ? (s as unknown as EpisodeState) : null;
+}
+
+/** Reads a state file; null when missing or unusable. */
+export async function readState(path: string): Promise<EpisodeState | null> {
+  try {
+    return parseState(await Deno.readTextFile(path));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * A throwaway PKI made with openssl at test (or demo) time: a CA, a server certificate for
+ * localhost/127.0.0.1/::1, one client certificate per host id, and an unrelated CA.
+ */
+import { join } from "node:path";
+
+/** Paths of the PEM files made by {@linkcode makePki}. */
+export interface Pki {
+  dir: string;
+  ca: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  /** A CA that signed nothing here: trusting only it must fail verification. */
+  otherCa: string;
+  /** Client certificate and key for a host id (CN and DNS SAN = host id). */
+  client(hostId: string): { cert: string; key: string };
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+}
+
+async function makeCa(dir: string, name: string): Promise<void> {
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.pem`,
+    "-days",
+    "30",
+    "-subj",
+    `/CN=${name}`,
+  ], dir);
+}
+
+async function makeLeaf(dir: string, name: string, cn: string, ext: string): Promise<void> {
+  await Deno.writeTextFile(join(dir, `${name}.ext`), ext);
+  await openssl([
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    `/CN=${cn}`,
+  ], dir);
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.pem`,
+    "-days",
+    "30",
+    "-extfile",
+    `${name}.ext`,
+  ], dir);
+  await Deno.chmod(join(dir, `${name}.key`), 0o600);
+}
+
+/** Makes a PKI in `dir` with client certificates for `hostIds`. */
+export async function makePki(dir: string, hostIds: string[]): Promise<Pki> {
+  await Deno.mkdir(dir, { recursive: true });
+  await makeCa(dir, "ca");
+  await makeCa(dir, "other-ca");
+  await makeLeaf(
+    dir,
+    "server",
+    "localhost",
+    "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n",
+  );
+  for (const host of hostIds) {
+    await makeLeaf(
+      dir,
+      `client-${host}`,
+      host,
+      `subjectAltName=DNS:${host}\nextendedKeyUsage=clientAuth\n`,
+    );
+  }
+  const p = (f: string) => join(dir, f);
+  return {
+    dir,
+    ca: p("ca.pem"),
+    caKey: p("ca.key"),
+    serverCert: p("server.pem"),
+    serverKey: p("server.key"),
+    otherCa: p("other-ca.pem"),
+    client: (host) => ({ cert: p(`client-${host}.pem`), key: p(`client-${host}.key`) }),
+  };
+}
