@@ -224,7 +224,10 @@ export class TableReader {
           walk(value, key);
           continue;
         }
-        const suggestion = suggestKey(key, this.#known);
+        const sections = [...this.#known].flatMap((k) =>
+          k.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))
+        );
+        const suggestion = suggestKey(key, isTable(value) ? sections : this.#known);
         warnings.push(
           `${this.file}: ${key}: unknown key, ignored` +
             (suggestion ? ` (did you mean ${suggestion}?)` : ""),

@@ -154,17 +154,20 @@ export async function packEpisode(
     await out.sync();
   };
 
-  try {
-    const consuming = consume();
-    await produce().catch((error) => {
-      controller.error(error);
-      throw error;
-    });
-    await consuming;
-  } catch (error) {
+  const producing = produce().catch((error) => {
+    controller.error(error);
+    throw error;
+  });
+  const [produced, consumed] = await Promise.allSettled([producing, consume()]);
+  const failed = produced.status === "rejected"
+    ? produced
+    : consumed.status === "rejected"
+    ? consumed
+    : null;
+  if (failed) {
     out.close();
     await Deno.remove(outPath).catch(() => {});
-    throw error;
+    throw failed.reason;
   }
   out.close();
   return { size, sha256: new Uint8Array(hash.digest()) };

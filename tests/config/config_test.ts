@@ -1,0 +1,353 @@
+import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
+import { join } from "node:path";
+import { ConfigError, DEFAULTS, loadConfig } from "../../src/config/config.ts";
+import { sharedPki } from "../support/shared_pki.ts";
+import { tempDir } from "../support/fixtures.ts";
+
+const noEnv = () => undefined;
+
+async function load(dir: string, text: string, env: (n: string) => string | undefined = noEnv) {
+  const file = join(dir, "lab-host.toml");
+  await Deno.writeTextFile(file, text);
+  await Deno.chmod(file, 0o600);
+  return await loadConfig(file, { env, cwd: dir });
+}
+
+async function loadError(dir: string, text: string, env = noEnv): Promise<string> {
+  const error = await assertRejects(() => load(dir, text, env), ConfigError);
+  return (error as ConfigError).message;
+}
+
+const MINIMAL = `host_id = "lab-01"\n[receiver]\nurl = "https://collector.wg"\n`;
+
+Deno.test("loadConfig() applies every seed default", async () => {
+  await using dir = await tempDir();
+  const { config, warnings } = await load(dir.path, MINIMAL);
+  assertEquals(warnings, []);
+  assertEquals(config.hostId, "lab-01");
+  assertEquals(config.dataRoot, "/var/lib/cis490/data");
+  assertEquals(config.receiver, { url: "https://collector.wg", verifyTls: true });
+  assertEquals(config.scanIntervalS, 5.0);
+  assertEquals(config.requestTimeoutS, 60.0);
+  assertEquals(config.backoffSeconds, [1, 2, 4, 8, 16, 32, 60, 120, 300]);
+  assertEquals(config.keepLocalForDays, 7);
+  assertEquals(config.maxEpisodeBytes, DEFAULTS.maxEpisodeBytes);
+  assertEquals(config.compression, "gzip");
+  assertEquals(config.tls, {});
+});
+
+Deno.test("loadConfig() loads a seed config unchanged", async () => {
+  await using dir = await tempDir();
+  const pki = await sharedPki();
+  const client = pki.client("lab-01");
+  const seed = `# /etc/cis490/lab-host.toml as the Python shipper read it
+host_id = "lab-01"
+
+[paths]
+data_root = "/srv/cis490/data"
+
+[receiver]
+url = "https://collector.wg/"
+ca_bundle = "${pki.ca}"
+client_cert = "${client.cert}"
+client_key = "${client.key}"
+bearer_token = "s3cret-token"
+verify_tls = true
+
+[shipper]
+scan_interval_s = 2
+request_timeout_s = 30.5
+backoff_seconds = [1.0, 5.0, 30.0]
+
+[retention]
+keep_local_for_days = 14
+`;
+  const { config, warnings } = await load(dir.path, seed);
+  assertEquals(warnings, []);
+  assertEquals(config.dataRoot, "/srv/cis490/data");
+  assertEquals(config.receiver.url, "https://collector.wg");
+  assertEquals(config.receiver.caBundle, pki.ca);
+  assertEquals(config.receiver.clientCert, client.cert);
+  assertEquals(config.receiver.bearerToken, "s3cret-token");
+  assertEquals(config.scanIntervalS, 2);
+  assertEquals(config.requestTimeoutS, 30.5);
+  assertEquals(config.backoffSeconds, [1, 5, 30]);
+  assertEquals(config.keepLocalForDays, 14);
+  assertMatch(config.tls.ca ?? "", /BEGIN CERTIFICATE/);
+  assertMatch(config.tls.key ?? "", /PRIVATE KEY/);
+});
+
+Deno.test("loadConfig() makes paths absolute and expands ~ like the seed", async () => {
+  await using dir = await tempDir();
+  const pki = await sharedPki();
+  const home = join(dir.path, "home");
+  await Deno.mkdir(home);
+  await Deno.copyFile(pki.ca, join(home, "ca.pem"));
+  const { config } = await load(
+    dir.path,
+    `host_id = "h"\n[paths]\ndata_root = "rel/data"\n[receiver]\nurl = "https://c"\nca_bundle = "~/ca.pem"\nclient_cert = ""\n`,
+    (n) => (n === "HOME" ? home : undefined),
+  );
+  assertEquals(config.dataRoot, join(dir.path, "rel/data"));
+  assertEquals(config.receiver.caBundle, join(home, "ca.pem"));
+  assertEquals(config.receiver.clientCert, undefined);
+});
+
+const ERRORS: [string, string, RegExp][] = [
+  ["missing host_id", `[receiver]\nurl = "https://c"\n`, /: host_id: required$/],
+  [
+    "empty host_id",
+    `host_id = ""\n[receiver]\nurl = "https://c"\n`,
+    /: host_id: must not be empty$/,
+  ],
+  [
+    "host_id with a slash",
+    `host_id = "a/b"\n[receiver]\nurl = "https://c"\n`,
+    /: host_id: "a\/b" must match/,
+  ],
+  [
+    "non-string host_id",
+    `host_id = 5\n[receiver]\nurl = "https://c"\n`,
+    /: host_id: must be a string, got a number$/,
+  ],
+  ["missing receiver.url", `host_id = "h"\n`, /lab-host\.toml: receiver\.url: required$/],
+  [
+    "receiver not a table",
+    `host_id = "h"\nreceiver = "https://c"\n`,
+    /: receiver: must be a table, got a string$/,
+  ],
+  [
+    "url not a URL",
+    `host_id = "h"\n[receiver]\nurl = "collector"\n`,
+    /: receiver\.url: "collector" is not a URL$/,
+  ],
+  [
+    "ftp url",
+    `host_id = "h"\n[receiver]\nurl = "ftp://c"\n`,
+    /: receiver\.url: must start with https:\/\//,
+  ],
+  [
+    "url with query",
+    `host_id = "h"\n[receiver]\nurl = "https://c/?a=1"\n`,
+    /: receiver\.url: must not carry a query/,
+  ],
+  [
+    "verify_tls as string",
+    `${MINIMAL}verify_tls = "false"\n`,
+    /: receiver\.verify_tls: must be true or false, got a string "false"$/,
+  ],
+  [
+    "verify_tls as number",
+    `${MINIMAL}verify_tls = 0\n`,
+    /: receiver\.verify_tls: must be true or false/,
+  ],
+  [
+    "client_cert without key",
+    `${MINIMAL}client_cert = "/x.pem"\n`,
+    /: receiver\.client_key: required when client_cert is set$/,
+  ],
+  [
+    "client_key without cert",
+    `${MINIMAL}client_key = "/x.key"\n`,
+    /: receiver\.client_cert: required when client_key is set$/,
+  ],
+  [
+    "both token kinds",
+    `${MINIMAL}bearer_token = "a"\nbearer_token_file = "/t"\n`,
+    /: receiver\.bearer_token_file: set either bearer_token or bearer_token_file/,
+  ],
+  [
+    "token file missing",
+    `${MINIMAL}bearer_token_file = "/nonexistent/token"\n`,
+    /: receiver\.bearer_token_file: cannot read "\/nonexistent\/token": NotFound$/,
+  ],
+  [
+    "credentials dir unset",
+    `${MINIMAL}bearer_token_file = "\${CREDENTIALS_DIRECTORY}/tok"\n`,
+    /: receiver\.bearer_token_file: \$CREDENTIALS_DIRECTORY is not set/,
+  ],
+  [
+    "scan_interval_s zero",
+    `${MINIMAL}[shipper]\nscan_interval_s = 0\n`,
+    /: shipper\.scan_interval_s: must be greater than 0, got 0$/,
+  ],
+  [
+    "scan_interval_s string",
+    `${MINIMAL}[shipper]\nscan_interval_s = "5"\n`,
+    /: shipper\.scan_interval_s: must be a number, got a string$/,
+  ],
+  [
+    "request_timeout_s negative",
+    `${MINIMAL}[shipper]\nrequest_timeout_s = -1.0\n`,
+    /: shipper\.request_timeout_s: must be greater than 0/,
+  ],
+  [
+    "backoff empty",
+    `${MINIMAL}[shipper]\nbackoff_seconds = []\n`,
+    /: shipper\.backoff_seconds: must not be empty$/,
+  ],
+  [
+    "backoff with a string",
+    `${MINIMAL}[shipper]\nbackoff_seconds = [1, "2"]\n`,
+    /: shipper\.backoff_seconds: item 1 must be a number greater than 0, got "2"$/,
+  ],
+  [
+    "backoff not an array",
+    `${MINIMAL}[shipper]\nbackoff_seconds = 5\n`,
+    /: shipper\.backoff_seconds: must be an array of numbers/,
+  ],
+  [
+    "max_episode_bytes zero",
+    `${MINIMAL}[shipper]\nmax_episode_bytes = 0\n`,
+    /: shipper\.max_episode_bytes: must be at least 1, got 0$/,
+  ],
+  [
+    "compression unknown",
+    `${MINIMAL}[shipper]\ncompression = "zstd"\n`,
+    /: shipper\.compression: must be one of "gzip", "none", got "zstd"$/,
+  ],
+  [
+    "keep_local_for_days fraction",
+    `${MINIMAL}[retention]\nkeep_local_for_days = 1.5\n`,
+    /: retention\.keep_local_for_days: must be an integer, got a number 1\.5$/,
+  ],
+  [
+    "keep_local_for_days negative",
+    `${MINIMAL}[retention]\nkeep_local_for_days = -1\n`,
+    /: retention\.keep_local_for_days: must be at least 0, got -1$/,
+  ],
+  ["malformed TOML", `host_id = "h"\n[receiver\nurl = 1\n`, /lab-host\.toml: line 2, column \d+: /],
+  [
+    "ca_bundle missing",
+    `${MINIMAL}ca_bundle = "/nonexistent/ca.pem"\n`,
+    /: receiver\.ca_bundle: cannot read "\/nonexistent\/ca\.pem": file not found$/,
+  ],
+];
+
+for (const [name, text, pattern] of ERRORS) {
+  Deno.test(`loadConfig() reports ${name} in one line naming file and key`, async () => {
+    await using dir = await tempDir();
+    const message = await loadError(dir.path, text);
+    assert(!message.includes("\n"), `one line: ${message}`);
+    assert(message.startsWith(join(dir.path, "lab-host.toml") + ": "), message);
+    assertMatch(message, pattern);
+  });
+}
+
+Deno.test("loadConfig() reports a missing config file", async () => {
+  const error = await assertRejects(() => loadConfig("/nonexistent/lab-host.toml"), ConfigError);
+  assertEquals(error.message, "/nonexistent/lab-host.toml: file not found");
+});
+
+Deno.test("loadConfig() rejects malformed and mismatched PEM files at start", async () => {
+  await using dir = await tempDir();
+  const pki = await sharedPki();
+  const garbage = join(dir.path, "garbage.pem");
+  await Deno.writeTextFile(garbage, "not a certificate\n");
+  const broken = join(dir.path, "broken.pem");
+  await Deno.writeTextFile(
+    broken,
+    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+  );
+  const lab1 = pki.client("lab-01");
+  const lab2 = pki.client("lab-02");
+  const cases: [string, RegExp][] = [
+    [
+      `ca_bundle = "${garbage}"`,
+      /receiver\.ca_bundle: ".*garbage\.pem": no PEM certificate found$/,
+    ],
+    [
+      `ca_bundle = "${broken}"`,
+      /receiver\.ca_bundle: ".*broken\.pem": certificate 1 is malformed$/,
+    ],
+    [
+      `client_cert = "${garbage}"\nclient_key = "${lab1.key}"`,
+      /receiver\.client_cert: ".*garbage\.pem": no PEM certificate found$/,
+    ],
+    [
+      `client_cert = "${lab1.cert}"\nclient_key = "${garbage}"`,
+      /receiver\.client_key: ".*garbage\.pem": not an unencrypted PEM private key$/,
+    ],
+    [
+      `client_cert = "${lab1.cert}"\nclient_key = "${lab2.key}"`,
+      /receiver\.client_key: ".*client-lab-02\.key" does not match the certificate in ".*client-lab-01\.pem"$/,
+    ],
+  ];
+  for (const [lines, pattern] of cases) {
+    assertMatch(await loadError(dir.path, `${MINIMAL}${lines}\n`), pattern);
+  }
+});
+
+Deno.test("loadConfig() warns about unknown keys with a suggestion", async () => {
+  await using dir = await tempDir();
+  const { warnings } = await load(
+    dir.path,
+    `host_id = "h"\nscan_interval_s = 3\ncolour = "red"\n[receiver]\nurl = "https://c"\nverify_tsl = false\n[shiper]\nx = 1\n`,
+  );
+  const file = join(dir.path, "lab-host.toml");
+  assertEquals(
+    warnings.sort(),
+    [
+      `${file}: colour: unknown key, ignored`,
+      `${file}: receiver.verify_tsl: unknown key, ignored (did you mean receiver.verify_tls?)`,
+      `${file}: scan_interval_s: unknown key, ignored (did you mean shipper.scan_interval_s?)`,
+      `${file}: shiper: unknown key, ignored (did you mean shipper?)`,
+    ].sort(),
+  );
+});
+
+Deno.test("loadConfig() warns at start when verify_tls is false, naming the receiver", async () => {
+  await using dir = await tempDir();
+  const { config, warnings } = await load(dir.path, `${MINIMAL}verify_tls = false\n`);
+  assertEquals(config.receiver.verifyTls, false);
+  assertEquals(warnings.length, 1);
+  assertMatch(
+    warnings[0] ?? "",
+    /receiver\.verify_tls: false, so the collector's certificate is NOT verified for collector\.wg$/,
+  );
+});
+
+Deno.test("loadConfig() warns that a token over http:// travels in clear, without printing it", async () => {
+  await using dir = await tempDir();
+  const { warnings } = await load(
+    dir.path,
+    `host_id = "h"\n[receiver]\nurl = "http://c"\nbearer_token = "tok-123"\n`,
+  );
+  assert(warnings.some((w) => /receiver\.bearer_token: travels in clear over http:\/\//.test(w)));
+  assert(warnings.every((w) => !w.includes("tok-123")));
+});
+
+Deno.test("loadConfig() reads the token from $CREDENTIALS_DIRECTORY and warns when others can read it", async () => {
+  await using dir = await tempDir();
+  const creds = join(dir.path, "creds");
+  await Deno.mkdir(creds);
+  await Deno.writeTextFile(join(creds, "cis490-token"), "tok-from-file\n");
+  await Deno.chmod(join(creds, "cis490-token"), 0o600);
+  const env = (n: string) => (n === "CREDENTIALS_DIRECTORY" ? creds : undefined);
+  const text = `${MINIMAL}bearer_token_file = "\${CREDENTIALS_DIRECTORY}/cis490-token"\n`;
+  const quiet = await load(dir.path, text, env);
+  assertEquals(quiet.config.receiver.bearerToken, "tok-from-file");
+  assertEquals(quiet.warnings, []);
+
+  await Deno.chmod(join(creds, "cis490-token"), 0o644);
+  const loud = await load(dir.path, text, env);
+  assertEquals(loud.warnings.length, 1);
+  assertMatch(
+    loud.warnings[0] ?? "",
+    /receiver\.bearer_token_file: ".*cis490-token" is readable by other users; chmod 600 it$/,
+  );
+  assert(!loud.warnings[0]?.includes("tok-from-file"));
+});
+
+Deno.test("loadConfig() warns when an inline token sits in a config others can read", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "lab-host.toml");
+  await Deno.writeTextFile(file, `${MINIMAL}bearer_token = "tok"\n`);
+  await Deno.chmod(file, 0o644);
+  const { warnings } = await loadConfig(file, { env: noEnv });
+  assertEquals(warnings.length, 1);
+  assertMatch(
+    warnings[0] ?? "",
+    /receiver\.bearer_token: the file holding the token is readable by other users/,
+  );
+});

@@ -1,0 +1,57 @@
+import { assertEquals, assertMatch } from "../support/assert.ts";
+import { preflight, readCommit } from "../../src/episodes/preflight.ts";
+
+const C = "0123456789abcdef0123456789abcdef01234567";
+const ok = {
+  metaText: JSON.stringify({ code_version: { commit: C } }),
+  totalBytes: 10,
+  maxEpisodeBytes: 100,
+};
+
+Deno.test("readCommit() finds code_version.commit and explains every way it can be missing", () => {
+  assertEquals(readCommit(JSON.stringify({ code_version: { commit: C, dirty: true } })), {
+    commit: C,
+  });
+  assertEquals(readCommit(null), { problem: "meta.json is missing" });
+  assertEquals(readCommit("{not json"), { problem: "meta.json is not valid JSON" });
+  assertEquals(readCommit("[]"), { problem: "meta.json has no code_version.commit" });
+  assertEquals(readCommit("{}"), { problem: "meta.json has no code_version.commit" });
+  assertEquals(readCommit('{"code_version": "abc"}'), {
+    problem: "meta.json has no code_version.commit",
+  });
+  assertEquals(readCommit('{"code_version": {"commit": 5}}'), {
+    problem: "meta.json code_version.commit 5 is not 40 hex digits",
+  });
+  assertEquals(readCommit(`{"code_version": {"commit": "${C.slice(1)}"}}`), {
+    problem: `meta.json code_version.commit "${C.slice(1)}" is not 40 hex digits`,
+  });
+  assertEquals(
+    readCommit(`{"code_version": {"commit": "${C.slice(1)}g"}}`).hasOwnProperty("problem"),
+    true,
+  );
+});
+
+Deno.test("preflight() sends a stamped episode with a valid id within the size limit", () => {
+  assertEquals(preflight({ name: "ep-2026.11_27", ...ok }), { send: true, commit: C });
+  assertEquals(preflight({ name: "a".repeat(200), ...ok }).send, true);
+});
+
+Deno.test("preflight() refuses bad ids, unstamped meta and oversized episodes", () => {
+  for (const name of ["", ".hidden", "-x", "a b", "a/b", "ü", "a".repeat(201), "x\n"]) {
+    const v = preflight({ name, ...ok });
+    assertEquals(v.send, false, JSON.stringify(name));
+    if (!v.send) assertMatch(v.reason, /^episode id .* is not valid/);
+  }
+  const unstamped = preflight({ name: "ep", ...ok, metaText: "{}" });
+  assertEquals(unstamped.send, false);
+  if (!unstamped.send) {
+    assertEquals(unstamped.commit, null);
+    assertMatch(unstamped.reason, /^meta\.json has no code_version\.commit: /);
+  }
+  const big = preflight({ name: "ep", ...ok, totalBytes: 101 });
+  assertEquals(big, {
+    send: false,
+    commit: C,
+    reason: "episode holds 101 bytes, more than shipper.max_episode_bytes (100)",
+  });
+});

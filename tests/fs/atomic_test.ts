@@ -1,0 +1,38 @@
+import { assertEquals } from "../support/assert.ts";
+import { join } from "node:path";
+import { moveDirNoClobber, TEMP_SUFFIX, writeJsonAtomic } from "../../src/fs/atomic.ts";
+import { names, tempDir } from "../support/fixtures.ts";
+
+Deno.test("moveDirNoClobber() never overwrites: a clash gets the next free name", async () => {
+  await using tmp = await tempDir();
+  const dest = join(tmp.path, "quarantine");
+  await Deno.mkdir(dest);
+  for (let i = 1; i <= 3; i++) {
+    const src = join(tmp.path, "episodes", "ep");
+    await Deno.mkdir(src, { recursive: true });
+    await Deno.writeTextFile(join(src, "n.txt"), String(i));
+    await moveDirNoClobber(src, dest);
+  }
+  assertEquals(await names(dest), ["ep", "ep.2", "ep.3"]);
+  assertEquals(await Deno.readTextFile(join(dest, "ep", "n.txt")), "1");
+  assertEquals(await Deno.readTextFile(join(dest, "ep.3", "n.txt")), "3");
+  assertEquals(await names(join(tmp.path, "episodes")), []);
+});
+
+Deno.test("moveDirNoClobber() keeps a clash within NAME_MAX for a 255-byte name", async () => {
+  await using tmp = await tempDir();
+  const long = "x".repeat(255);
+  await Deno.mkdir(join(tmp.path, "dest", long), { recursive: true });
+  await Deno.mkdir(join(tmp.path, long));
+  const moved = await moveDirNoClobber(join(tmp.path, long), join(tmp.path, "dest"));
+  assertEquals(moved, join(tmp.path, "dest", "x".repeat(253) + ".2"));
+});
+
+Deno.test("writeJsonAtomic() leaves only the final file", async () => {
+  await using tmp = await tempDir();
+  await writeJsonAtomic(join(tmp.path, "s.json"), { a: 1 });
+  await writeJsonAtomic(join(tmp.path, "s.json"), { a: 2 });
+  assertEquals(await names(tmp.path), ["s.json"]);
+  assertEquals(JSON.parse(await Deno.readTextFile(join(tmp.path, "s.json"))), { a: 2 });
+  assertEquals((await names(tmp.path)).some((n) => n.endsWith(TEMP_SUFFIX)), false);
+});
