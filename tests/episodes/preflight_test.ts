@@ -25,10 +25,9 @@ Deno.test("readCommit() finds code_version.commit and explains every way it can 
   assertEquals(readCommit(`{"code_version": {"commit": "${C.slice(1)}"}}`), {
     problem: `meta.json code_version.commit "${C.slice(1)}" is not 40 hex digits`,
   });
-  assertEquals(
-    readCommit(`{"code_version": {"commit": "${C.slice(1)}g"}}`).hasOwnProperty("problem"),
-    true,
-  );
+  assertEquals(readCommit(`{"code_version": {"commit": "${C.slice(1)}g"}}`), {
+    problem: `meta.json code_version.commit "${C.slice(1)}g" is not 40 hex digits`,
+  });
 });
 
 Deno.test("preflight() sends a stamped episode with a valid id within the size limit", () => {
