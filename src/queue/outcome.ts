@@ -27,7 +27,7 @@ export interface DecideContext {
 }
 
 function firstLine(body: string): string {
-  const line = body.trim().split("\n")[0] ?? "";
+  const line = body.trim().split(/\r?\n/)[0] ?? "";
   return line.length > 200 ? line.slice(0, 200) + "…" : line;
 }
 

@@ -73,6 +73,8 @@ export function spawnCli(
     }
     throw new Error("process ended before printing a line");
   })();
+  // Not every process prints a line (the daemon does not): that is only an error if awaited.
+  firstLine.catch(() => {});
   const stderr = new Response(child.stderr).text();
   return {
     child,

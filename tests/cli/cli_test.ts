@@ -1,0 +1,115 @@
+/** The command line as an operator meets it: main.ts under the build's permission flags. */
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { join } from "node:path";
+import { runCli, spawnCli } from "../support/cli.ts";
+import { makeEpisode, names, shipperConfig, tempDir, writeConfig } from "../support/fixtures.ts";
+import { makeLab } from "../support/lab.ts";
+import { sharedPki } from "../support/shared_pki.ts";
+import { startFaultServer } from "../support/fault_server.ts";
+import { EXIT } from "../../src/cli/args.ts";
+import { VERSION } from "../../src/version.ts";
+
+Deno.test("cis490-ship --version and --help answer and exit 0", async () => {
+  const version = await runCli(["--version"]);
+  assertEquals(version, { code: 0, stdout: `cis490-ship ${VERSION}\n`, stderr: "" });
+  const help = await runCli(["--help"]);
+  assertEquals(help.code, 0);
+  assertMatch(help.stdout, /^Usage:\n  cis490-ship \[--config PATH\] \[--once\]/m);
+  assertMatch(
+    (await runCli(["collector", "--help"])).stdout,
+    /^Usage: cis490-ship collector --config PATH/,
+  );
+});
+
+Deno.test("cis490-ship exits 2 on a usage error, saying what is wrong", async () => {
+  const run = await runCli(["--onse"]);
+  assertEquals(run.code, EXIT.usage);
+  assertMatch(
+    run.stderr,
+    /^cis490-ship: Unknown option '--onse'.*\nRun "cis490-ship --help" for usage\.\n$/,
+  );
+});
+
+Deno.test("cis490-ship exits 78 on a config error with one line, touching no data", async () => {
+  await using tmp = await tempDir();
+  const dataRoot = join(tmp.path, "data");
+  await Deno.mkdir(join(dataRoot, "episodes"), { recursive: true });
+  await makeEpisode(dataRoot, "ep-1");
+  const config = await writeConfig(
+    tmp.path,
+    `host_id = "lab-01"\n[paths]\ndata_root = "${dataRoot}"\n`,
+  );
+  const run = await runCli(["--once", "--config", config]);
+  assertEquals(run.code, EXIT.config);
+  assertEquals(run.stdout, "");
+  assertEquals(run.stderr.trim().split("\n").length, 1, run.stderr);
+  assertMatch(
+    run.stderr,
+    new RegExp(`ERROR ${config.replaceAll(".", "\\.")}: receiver\\.url: required\n$`),
+  );
+  assertEquals(await names(dataRoot), ["episodes"], "no outbox, no lock file");
+
+  const missingRoot = await writeConfig(
+    tmp.path,
+    shipperConfig({ dataRoot: join(tmp.path, "nope"), url: "https://127.0.0.1:9" }),
+    "b.toml",
+  );
+  const second = await runCli(["--once", "--config", missingRoot]);
+  assertEquals(second.code, EXIT.config);
+  assertMatch(second.stderr, /b\.toml: paths\.data_root: ".*nope" is not an existing directory/);
+});
+
+Deno.test("cis490-ship reads $CIS490_CONFIG when --config is not given", async () => {
+  const run = await runCli(["--once"], { env: { CIS490_CONFIG: "/nonexistent/from-env.toml" } });
+  assertEquals(run.code, EXIT.config);
+  assertMatch(run.stderr, /\/nonexistent\/from-env\.toml: file not found/);
+});
+
+Deno.test("cis490-ship refuses to race another instance on the same data_root", async () => {
+  await using lab = await makeLab({ url: "https://127.0.0.1:9" });
+  await makeEpisode(lab.dataRoot, "ep-1");
+  const lockFile = join(lab.dataRoot, ".cis490-ship.lock");
+  using held = await Deno.open(lockFile, { write: true, create: true });
+  assert(await held.tryLock(true));
+  await held.write(new TextEncoder().encode("4242\n"));
+  const run = await lab.once();
+  assertEquals(run.code, EXIT.tempFail);
+  assertMatch(run.stderr, new RegExp(`another cis490-ship \\(pid 4242\\) holds ${lab.dataRoot}`));
+  assertEquals(await names(lab.layout.episodes), ["ep-1"]);
+  assertEquals(await names(lab.layout.outbox), []);
+});
+
+Deno.test("cis490-ship logs JSON lines with --log-format json and journald priorities under $JOURNAL_STREAM", async () => {
+  await using lab = await makeLab({ url: "https://127.0.0.1:9", verifyTls: false });
+  const json = await runCli(["--once", "--log-format", "json", "--config", lab.configPath]);
+  const lines = json.stderr.trim().split("\n");
+  assert(lines.length >= 1);
+  for (const line of lines) assertEquals(typeof JSON.parse(line).msg, "string");
+  const journal = await lab.once({ JOURNAL_STREAM: "8:1234" });
+  assertMatch(journal.stderr, /^<4>.*receiver\.verify_tls: false/m);
+});
+
+Deno.test("cis490-ship as a service ships on its own and exits 0 on SIGTERM", async () => {
+  const pki = await sharedPki();
+  const server = await startFaultServer(pki, () => ({ status: 201 }));
+  try {
+    await using lab = await makeLab({ url: server.url, pki, shipper: "scan_interval_s = 0.2" });
+    const daemon = spawnCli(["--config", lab.configPath]);
+    await makeEpisode(lab.dataRoot, "ep-1");
+    for (let i = 0; i < 100 && (await names(lab.layout.shipped)).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(await names(lab.layout.shipped), ["ep-1"]);
+    await makeEpisode(lab.dataRoot, "ep-2");
+    for (let i = 0; i < 100 && (await names(lab.layout.shipped)).length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const status = await daemon.stop("SIGTERM");
+    assertEquals(status.code, 0);
+    assertEquals(await names(lab.layout.shipped), ["ep-1", "ep-2"]);
+    assertMatch(await daemon.stderr, /INFO stopped/);
+    assertEquals(server.requests.length, 2);
+  } finally {
+    await server.close();
+  }
+});

@@ -1,0 +1,241 @@
+/**
+ * The reference collector as a real process, with the real shipper (`main.ts --once`) and with
+ * curl, a client nobody here wrote. Real mTLS with a PKI made at test time.
+ */
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { COMMIT, makeEpisode, names, tempDir } from "../support/fixtures.ts";
+import { startCollectorProcess } from "../support/collector.ts";
+import { makeLab } from "../support/lab.ts";
+import { sharedPki } from "../support/shared_pki.ts";
+import { runCli } from "../support/cli.ts";
+import { walkEpisode } from "../../src/episodes/walk.ts";
+import { packEpisode } from "../../src/pack/pack.ts";
+import { EXIT } from "../../src/cli/args.ts";
+
+const sha256 = async (path: string, encoding: "hex" | "base64" = "base64") =>
+  createHash("sha256").update(await Deno.readFile(path)).digest(encoding);
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+Deno.test("shipper → collector: each episode ends where the SPEC says, stored once and byte-identical", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  await using collector = await startCollectorProcess(tmp.path, pki);
+  await using lab = await makeLab({
+    url: collector.url,
+    pki,
+    shipper: "max_episode_bytes = 50000",
+  });
+  const payload = crypto.getRandomValues(new Uint8Array(20_000));
+  await makeEpisode(lab.dataRoot, "ep-1", { files: { "obs/a.bin": payload, "notes.txt": "one" } });
+  await makeEpisode(lab.dataRoot, "ep-2");
+  await makeEpisode(lab.dataRoot, "ep-unstamped", { meta: { code_version: {} } });
+  await makeEpisode(lab.dataRoot, "ep-nometa", { meta: null });
+  await makeEpisode(lab.dataRoot, "ep-incomplete", { complete: false });
+  await makeEpisode(lab.dataRoot, "bad id!", {});
+  await makeEpisode(lab.dataRoot, "ep-big", { files: { "big.bin": new Uint8Array(60_000) } });
+
+  const first = await lab.once();
+  assertEquals(first.code, EXIT.ok, first.stderr);
+  assertEquals(await names(lab.layout.shipped), ["ep-1", "ep-2"]);
+  assertEquals(await names(lab.layout.quarantine), [
+    "bad id!",
+    "ep-big",
+    "ep-nometa",
+    "ep-unstamped",
+  ]);
+  assertEquals(await names(lab.layout.episodes), ["ep-incomplete"]);
+  assertEquals(await names(lab.layout.outbox), []);
+  for (const id of await names(lab.layout.quarantine)) {
+    const reason = JSON.parse(
+      await Deno.readTextFile(join(lab.layout.quarantine, id, "quarantine_reason.json")),
+    );
+    assertEquals(reason.source, "preflight", id);
+    assertEquals(reason.http_status, null);
+  }
+
+  const stored = join(collector.storeDir, "lab-01", "ep-1.tar.gz");
+  const sidecar = JSON.parse(await Deno.readTextFile(`${stored}.json`));
+  assertEquals(sidecar.sha256, await sha256(stored));
+  assertEquals(sidecar.commit, COMMIT);
+  assertEquals(sidecar.client_certificate_subject, "CN=lab-01");
+  assertEquals(sidecar.size, (await Deno.stat(stored)).size);
+  // Packing is deterministic, so re-packing what was shipped gives the bytes the collector holds.
+  const shippedDir = join(lab.layout.shipped, "ep-1");
+  const repacked = await packEpisode(
+    shippedDir,
+    "ep-1",
+    walkEpisode(shippedDir),
+    join(tmp.path, "re.tar.gz"),
+  );
+  assertEquals(Buffer.from(repacked.sha256).toString("base64"), sidecar.sha256);
+  const out = join(tmp.path, "extract");
+  await Deno.mkdir(out);
+  const tar = await new Deno.Command("tar", { args: ["-xzf", stored, "-C", out] }).output();
+  assert(tar.success);
+  assertEquals(await Deno.readFile(join(out, "ep-1", "obs", "a.bin")), payload);
+
+  const storedAt = (await Deno.stat(stored)).mtime;
+  const second = await lab.once();
+  assertEquals(second.code, EXIT.ok);
+  assertMatch(second.stdout, /^shipped: 0$/m);
+  assertEquals((await Deno.stat(stored)).mtime, storedAt);
+
+  await makeEpisode(lab.dataRoot, "ep-1", { files: { "notes.txt": "re-created" } });
+  const third = await lab.once();
+  assertEquals(third.code, EXIT.ok, third.stderr);
+  assertMatch(third.stdout, /^duplicate .*: 1 \(ep-1\)$/m);
+  assertEquals(await names(lab.layout.shipped), ["ep-1", "ep-1.2", "ep-2"]);
+  assertEquals(await sha256(stored), sidecar.sha256, "the stored episode is not overwritten");
+
+  const { code, stderr } = await collector.stop();
+  assertEquals(code, 0);
+  assertEquals(count(stderr, "PUT /v1/episodes/lab-01/ep-1.tar.gz 201"), 1);
+  assertEquals(count(stderr, "PUT /v1/episodes/lab-01/ep-1.tar.gz 409"), 1);
+  assertEquals(count(stderr, "PUT /v1/episodes/lab-01/ep-2.tar.gz 201"), 1);
+  assertEquals(count(stderr, "PUT "), 3, "nothing else was sent");
+});
+
+Deno.test("shipper → collector: a missing token pauses uploads; a commit off the allow-list is quarantined (412)", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  await using collector = await startCollectorProcess(
+    tmp.path,
+    pki,
+    `[auth]\nbearer_token = "tok-1"\n[gate]\nallowed_commits = ["${"f".repeat(40)}"]`,
+  );
+  {
+    await using lab = await makeLab({ url: collector.url, pki });
+    await makeEpisode(lab.dataRoot, "ep-1");
+    const run = await lab.once();
+    assertEquals(run.code, EXIT.config, run.stderr);
+    assertEquals(await names(lab.layout.quarantine), []);
+    assertEquals(await names(lab.layout.episodes), ["ep-1"]);
+  }
+  {
+    await using lab = await makeLab({ url: collector.url, pki, bearerToken: "tok-1" });
+    await makeEpisode(lab.dataRoot, "ep-1");
+    await makeEpisode(lab.dataRoot, "ep-ok", { meta: "f".repeat(40) });
+    const run = await lab.once();
+    assertEquals(run.code, EXIT.ok, run.stderr);
+    assertEquals(await names(lab.layout.quarantine), ["ep-1"]);
+    assertEquals(await names(lab.layout.shipped), ["ep-ok"]);
+    const reason = JSON.parse(
+      await Deno.readTextFile(join(lab.layout.quarantine, "ep-1", "quarantine_reason.json")),
+    );
+    assertEquals(reason.http_status, 412);
+    assertMatch(reason.response_body, /is not on this collector's allow-list/);
+  }
+  const { stderr } = await collector.stop();
+  assert(!stderr.includes("tok-1"), "the collector never logs the token");
+});
+
+async function curl(args: string[]): Promise<{ code: number; status: number; body: string }> {
+  const out = await new Deno.Command("curl", {
+    args: ["-sS", "-o", "-", "-w", "\n%{http_code}", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const nl = text.lastIndexOf("\n");
+  return { code: out.code, status: Number(text.slice(nl + 1)), body: text.slice(0, nl) };
+}
+
+Deno.test("curl → collector: mTLS upload stored; bad digest, no commit, wrong host, chunked and no cert refused", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  await using collector = await startCollectorProcess(tmp.path, pki);
+  const body = join(tmp.path, "body.tar.gz");
+  await Deno.writeFile(body, new Uint8Array(200_000).map((_, i) => (i * 7919) % 256));
+  const digest = await sha256(body);
+  const lab1 = pki.client("lab-01");
+  const base = (id: string, client = lab1) => [
+    "--cacert",
+    pki.ca,
+    "--cert",
+    client.cert,
+    "--key",
+    client.key,
+    "-X",
+    "PUT",
+    "--data-binary",
+    `@${body}`,
+    "-H",
+    "Content-Type: application/gzip",
+    "-H",
+    "X-CIS490-Host-Id: lab-01",
+    "-H",
+    `X-CIS490-Episode-Id: ${id}`,
+    `${collector.url}/v1/episodes/lab-01/${id}.tar.gz`,
+  ];
+  const stamped = [
+    "-H",
+    `X-CIS490-Code-Commit: ${COMMIT}`,
+    "-H",
+    `Content-Digest: sha-256=:${digest}:`,
+  ];
+
+  const ok = await curl([...stamped, ...base("c-1")]);
+  assertEquals(ok.status, 201, ok.body);
+  const stored = join(collector.storeDir, "lab-01", "c-1.tar.gz");
+  assertEquals(await sha256(stored), digest);
+  assertEquals(
+    JSON.parse(await Deno.readTextFile(`${stored}.json`)).client_certificate_subject,
+    "CN=lab-01",
+  );
+  assertEquals((await curl([...stamped, ...base("c-1")])).status, 409);
+
+  const wrong = await curl([
+    "-H",
+    `X-CIS490-Code-Commit: ${COMMIT}`,
+    "-H",
+    `Content-Digest: sha-256=:${"A".repeat(43)}=:`,
+    ...base("c-2"),
+  ]);
+  assertEquals(wrong.status, 500);
+  assertMatch(wrong.body, /does not match Content-Digest/);
+
+  const unstamped = await curl(["-H", `Content-Digest: sha-256=:${digest}:`, ...base("c-3")]);
+  assertEquals(unstamped.status, 400);
+  assertMatch(
+    unstamped.body,
+    /X-CIS490-Code-Commit is missing or not 40 hex digits\. .*Quarantine this one\./,
+  );
+
+  const other = await curl([...stamped, ...base("c-4", pki.client("lab-02"))]);
+  assertEquals(other.status, 403);
+  assertMatch(other.body, /may not upload as host "lab-01"/);
+
+  const chunked = await curl([...stamped, "-H", "Transfer-Encoding: chunked", ...base("c-5")]);
+  assertEquals(chunked.status, 411);
+
+  const noCert = await curl([
+    "--cacert",
+    pki.ca,
+    "-X",
+    "PUT",
+    "--data-binary",
+    `@${body}`,
+    `${collector.url}/v1/episodes/lab-01/c-6.tar.gz`,
+  ]);
+  assert(noCert.code !== 0 && noCert.status === 0, `handshake refused: curl exit ${noCert.code}`);
+
+  assertEquals(await names(join(collector.storeDir, "lab-01")), ["c-1.tar.gz", "c-1.tar.gz.json"]);
+  assertEquals(await names(join(collector.storeDir, ".incoming")), [], "nothing half-stored");
+});
+
+Deno.test("collector exits 78 with one line on a bad config", async () => {
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "c.toml");
+  await Deno.writeTextFile(path, `listen = "nowhere"\nstore_dir = "/tmp/s"\n`);
+  const run = await runCli(["collector", "--config", path]);
+  assertEquals(run.code, EXIT.config);
+  assertEquals(run.stderr.trim().split("\n").length, 1);
+  assertMatch(run.stderr, /c\.toml: listen: "nowhere" must be host:port/);
+});
+
+import { Buffer } from "node:buffer";

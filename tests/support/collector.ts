@@ -1,0 +1,44 @@
+/** The reference collector as a real CLI process for tests. */
+import { join } from "node:path";
+import { spawnCli } from "./cli.ts";
+import type { Pki } from "./pki.ts";
+
+/** A running collector process. */
+export interface CollectorProcess extends AsyncDisposable {
+  url: string;
+  storeDir: string;
+  /** Stops it (SIGTERM); returns its exit code and log. */
+  stop(): Promise<{ code: number; stderr: string }>;
+}
+
+/** Writes a collector config in `dir` and starts `cis490-ship collector`. */
+export async function startCollectorProcess(
+  dir: string,
+  pki: Pki,
+  extra = "",
+): Promise<CollectorProcess> {
+  const storeDir = join(dir, "store");
+  const configPath = join(dir, "collector.toml");
+  await Deno.writeTextFile(
+    configPath,
+    `listen = "127.0.0.1:0"\nstore_dir = "${storeDir}"\n${extra}\n[tls]\ncert = "${pki.serverCert}"\nkey = "${pki.serverKey}"\nclient_ca = "${pki.ca}"\n`,
+  );
+  const proc = spawnCli(["collector", "--config", configPath]);
+  const line = await Promise.race([
+    proc.firstLine,
+    new Promise<string>((_, reject) =>
+      setTimeout(() => reject(new Error("collector did not start")), 15_000)
+    ),
+  ]).catch(async (error) => {
+    await proc.stop("SIGKILL");
+    throw new Error(`${error.message}: ${await proc.stderr}`);
+  });
+  const url = line.replace(/^listening on /, "");
+  let stopped: Promise<{ code: number; stderr: string }> | undefined;
+  const stop = () =>
+    stopped ??= proc.stop().then(async (status) => ({
+      code: status.code,
+      stderr: await proc.stderr,
+    }));
+  return { url, storeDir, stop, [Symbol.asyncDispose]: async () => void (await stop()) };
+}

@@ -1,0 +1,101 @@
+/**
+ * nginx as a collector nobody here wrote: TLS with `ssl_verify_client on`, `dav_methods PUT`,
+ * logging each request's framing headers so tests can check them.
+ */
+import { join } from "node:path";
+import type { Pki } from "./pki.ts";
+
+/** A running nginx. */
+export interface Nginx extends AsyncDisposable {
+  url: string;
+  /** Where PUT bodies land: `<root>/v1/episodes/<host>/<id>.tar.gz`. */
+  root: string;
+  /** Access log lines: `method uri status content_length transfer_encoding digest ssl_client_s_dn`. */
+  log(): Promise<string[]>;
+}
+
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Starts nginx in `dir` in the foreground; stop with `await using`. */
+export async function startNginx(dir: string, pki: Pki): Promise<Nginx> {
+  const root = join(dir, "www");
+  await Deno.mkdir(join(dir, "logs"), { recursive: true });
+  await Deno.mkdir(join(dir, "tmp"), { recursive: true });
+  await Deno.mkdir(root, { recursive: true });
+  // Workers run as an unprivileged user when nginx starts as root: let them reach and write here
+  // (the test's temporary parent directory is private by default).
+  await Deno.chmod(join(dir, ".."), 0o755);
+  for (const d of [dir, root, join(dir, "tmp")]) await Deno.chmod(d, 0o777);
+  const port = await freePort();
+  const conf = join(dir, "nginx.conf");
+  await Deno.writeTextFile(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${join(dir, "nginx.pid")};
+error_log ${join(dir, "logs", "error.log")} warn;
+events { worker_connections 64; }
+http {
+  log_format framing '$request_method $uri $status "$http_content_length" "$http_transfer_encoding" "$http_content_digest" "$ssl_client_s_dn"';
+  access_log ${join(dir, "logs", "access.log")} framing;
+  client_body_temp_path ${join(dir, "tmp")};
+  client_max_body_size 1g;
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${pki.serverCert};
+    ssl_certificate_key ${pki.serverKey};
+    ssl_client_certificate ${pki.ca};
+    ssl_verify_client on;
+    root ${root};
+    location /v1/episodes/ {
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw group:r all:r;
+    }
+  }
+}
+`,
+  );
+  const child = new Deno.Command("nginx", {
+    args: ["-p", dir, "-c", conf, "-e", join(dir, "logs", "error.log")],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  // Ready when the port accepts connections.
+  for (let i = 0;; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      break;
+    } catch {
+      if (i > 100) {
+        child.kill("SIGKILL");
+        throw new Error(`nginx did not start: ${await stderr}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    url: `https://127.0.0.1:${port}`,
+    root,
+    log: async () => (await Deno.readTextFile(join(dir, "logs", "access.log"))).trim().split("\n"),
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGQUIT");
+      await child.status;
+      await stderr;
+    },
+  };
+}
+
+/** Whether nginx is installed (`.ci/run` installs it; without it the test fails, never skips). */
+export async function nginxPath(): Promise<string | null> {
+  for (const p of ["/usr/sbin/nginx", "/usr/bin/nginx"]) {
+    if (await Deno.stat(p).catch(() => null)) return p;
+  }
+  return null;
+}
