@@ -14,7 +14,7 @@ Deno.test("cis490-ship --version and --help answer and exit 0", async () => {
   assertEquals(version, { code: 0, stdout: `cis490-ship ${VERSION}\n`, stderr: "" });
   const help = await runCli(["--help"]);
   assertEquals(help.code, 0);
-  assertMatch(help.stdout, /^Usage:\n  cis490-ship \[--config PATH\] \[--once\]/m);
+  assertMatch(help.stdout, /^Usage:\n {2}cis490-ship \[--config PATH\] \[--once\]/m);
   assertMatch(
     (await runCli(["collector", "--help"])).stdout,
     /^Usage: cis490-ship collector --config PATH/,

@@ -14,7 +14,7 @@ export interface Nginx extends AsyncDisposable {
   log(): Promise<string[]>;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -31,7 +31,7 @@ export async function startNginx(dir: string, pki: Pki): Promise<Nginx> {
   // (the test's temporary parent directory is private by default).
   await Deno.chmod(join(dir, ".."), 0o755);
   for (const d of [dir, root, join(dir, "tmp")]) await Deno.chmod(d, 0o777);
-  const port = await freePort();
+  const port = freePort();
   const conf = join(dir, "nginx.conf");
   await Deno.writeTextFile(
     conf,
