@@ -62,26 +62,26 @@ function candidateName(name: string, n: number): string {
   return name.slice(0, NAME_MAX - suffix.length) + suffix;
 }
 
+/** Whether a rename failed because the destination name is taken by something with content. */
+function isOccupied(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR";
+}
+
 /**
  * Moves directory `source` into `destDir` under its own name, or `<name>.2`, `<name>.3`, … when
- * that is taken: never overwrites. The name is reserved with `mkdir` (atomic, fails when taken)
- * and the move is one `rename(2)` onto that empty directory, so a concurrent mover cannot win the
- * same name. Returns the destination path.
+ * that is taken: never overwrites. One `rename(2)`, which refuses to replace a non-empty directory
+ * or a file, so two movers racing for a name cannot both win and nothing is lost. (It may replace
+ * an empty directory, which holds nothing.) Returns the destination path.
  */
 export async function moveDirNoClobber(source: string, destDir: string): Promise<string> {
   const name = basename(source);
   for (let n = 1;; n++) {
     const dest = join(destDir, candidateName(name, n));
     try {
-      await Deno.mkdir(dest);
-    } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) continue;
-      throw error;
-    }
-    try {
       await Deno.rename(source, dest);
     } catch (error) {
-      await Deno.remove(dest).catch(() => {});
+      if (isOccupied(error)) continue;
       throw error;
     }
     await fsyncDir(destDir);

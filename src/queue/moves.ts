@@ -30,16 +30,13 @@ export async function quarantineEpisode(
   return await moveDirNoClobber(episodeDir, layout.quarantine);
 }
 
-/** Moves a shipped episode into `shipped/` and stamps the time it arrived there (for pruning). */
-export async function shipEpisode(
-  layout: Layout,
-  episodeDir: string,
-  now: number,
-): Promise<string> {
-  const dest = await moveDirNoClobber(episodeDir, layout.shipped);
-  const at = new Date(now);
-  await Deno.utime(dest, at, at);
-  return dest;
+/**
+ * Moves a shipped episode into `shipped/`. Its files and times are left as they were, so it still
+ * packs to the bytes the collector holds; the rename sets the directory's ctime, which is when it
+ * entered `shipped/` (what retention measures).
+ */
+export function shipEpisode(layout: Layout, episodeDir: string): Promise<string> {
+  return moveDirNoClobber(episodeDir, layout.shipped);
 }
 
 /** Removes an episode's tarballs and state from `outbox/`. */

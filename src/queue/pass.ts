@@ -319,7 +319,7 @@ class Pass {
   ): Promise<void> {
     switch (action.kind) {
       case "ship": {
-        await shipEpisode(this.layout, dir, this.now());
+        await shipEpisode(this.layout, dir);
         await removeOutboxFiles(this.layout, id);
         (action.duplicate ? this.summary.duplicates : this.summary.shipped).push(id);
         this.log.info(

@@ -23,6 +23,7 @@ Deno.test("moveDirNoClobber() keeps a clash within NAME_MAX for a 255-byte name"
   await using tmp = await tempDir();
   const long = "x".repeat(255);
   await Deno.mkdir(join(tmp.path, "dest", long), { recursive: true });
+  await Deno.writeTextFile(join(tmp.path, "dest", long, "done.marker"), "");
   await Deno.mkdir(join(tmp.path, long));
   const moved = await moveDirNoClobber(join(tmp.path, long), join(tmp.path, "dest"));
   assertEquals(moved, join(tmp.path, "dest", "x".repeat(253) + ".2"));
@@ -35,4 +36,18 @@ Deno.test("writeJsonAtomic() leaves only the final file", async () => {
   assertEquals(await names(tmp.path), ["s.json"]);
   assertEquals(JSON.parse(await Deno.readTextFile(join(tmp.path, "s.json"))), { a: 2 });
   assertEquals((await names(tmp.path)).some((n) => n.endsWith(TEMP_SUFFIX)), false);
+});
+
+Deno.test("moveDirNoClobber() takes the place of an empty directory and skips a file of the same name", async () => {
+  await using tmp = await tempDir();
+  const dest = join(tmp.path, "shipped");
+  await Deno.mkdir(join(dest, "ep"), { recursive: true });
+  await Deno.writeTextFile(join(dest, "ep.2"), "a file, not an episode");
+  await Deno.mkdir(join(tmp.path, "ep"));
+  await Deno.writeTextFile(join(tmp.path, "ep", "done.marker"), "");
+  assertEquals(await moveDirNoClobber(join(tmp.path, "ep"), dest), join(dest, "ep"));
+  await Deno.mkdir(join(tmp.path, "ep"));
+  await Deno.writeTextFile(join(tmp.path, "ep", "done.marker"), "");
+  assertEquals(await moveDirNoClobber(join(tmp.path, "ep"), dest), join(dest, "ep.3"));
+  assertEquals(await Deno.readTextFile(join(dest, "ep.2")), "a file, not an episode");
 });
