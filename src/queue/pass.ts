@@ -256,7 +256,7 @@ class Pass {
     await fsyncDir(this.layout.outbox);
     this.log.info("packed", {
       episode: id,
-      files: tree.entries.length,
+      entries: tree.entries.length,
       bytes: tree.totalBytes,
       tarball_bytes: result.size,
       ms: Math.round(performance.now() - started),
