@@ -40,6 +40,6 @@ With --once it makes one pass, prints one line per outcome on stdout and exits 0
 Runs the reference collector: HTTPS with required client certificates, optional bearer token,
 commit gate, duplicate detection, digest and length verification, atomic storage under
 <store_dir>/<host_id>/<episode_id>.tar.gz with a JSON sidecar. Prints "listening on URL" on
-stdout once ready; stops on SIGTERM or SIGINT. See docs/collector.md for the config.
+stdout once ready; stops on SIGTERM or SIGINT. The config keys are in the README.
 `,
 } as const;

@@ -6,10 +6,10 @@
  * nothing holds the whole archive.
  */
 import { createHash } from "node:crypto";
-import { createTarPacker, type TarHeader } from "modern-tar";
 import { join } from "node:path";
 import type { Tree, TreeEntry } from "../episodes/walk.ts";
 import type { Compression } from "../protocol/protocol.ts";
+import { END_OF_ARCHIVE, entryHeader, padding, type TarEntryHeader } from "./_tar.ts";
 
 /** A file's size changed while it was being packed; the pack is abandoned and retried later. */
 export class EpisodeChangedError extends Error {
@@ -35,60 +35,58 @@ export interface PackResult {
 
 /** Files up to this size are read in one synchronous call: far cheaper than async ops in Deno. */
 const SMALL_FILE = 1024 * 1024;
-/** Read size for large files, and the least chunk CompressionStream is fed (it flushes per chunk). */
+/** Read size for large files, and the size of the chunks handed on (CompressionStream flushes
+ * per chunk: below 64 KiB it compresses worse and slower). */
 const CHUNK = 256 * 1024;
-const MIN_COMPRESS_CHUNK = 64 * 1024;
 
-/** Regroups a byte stream into chunks of at least `min` bytes (the last may be smaller). */
-export function rechunk(min: number): TransformStream<Uint8Array, Uint8Array> {
-  let parts: Uint8Array[] = [];
-  let length = 0;
-  const flush = (controller: TransformStreamDefaultController<Uint8Array>) => {
-    if (length === 0) return;
-    const out = new Uint8Array(length);
+/**
+ * Collects archive bytes into {@linkcode CHUNK}-sized buffers and hands each full one to `emit`,
+ * so the stream machinery runs once per 256 KiB rather than once per tar block.
+ */
+class ChunkWriter {
+  #buffer = new Uint8Array(CHUNK);
+  #used = 0;
+  constructor(readonly emit: (chunk: Uint8Array) => Promise<void>) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (bytes.length >= CHUNK && this.#used === 0) return await this.emit(bytes);
     let offset = 0;
-    for (const part of parts) {
-      out.set(part, offset);
-      offset += part.length;
+    while (offset < bytes.length) {
+      const n = Math.min(CHUNK - this.#used, bytes.length - offset);
+      this.#buffer.set(bytes.subarray(offset, offset + n), this.#used);
+      this.#used += n;
+      offset += n;
+      if (this.#used === CHUNK) await this.flush();
     }
-    parts = [];
-    length = 0;
-    controller.enqueue(out);
-  };
-  return new TransformStream({
-    transform(chunk, controller) {
-      if (length === 0 && chunk.length >= min) return controller.enqueue(chunk);
-      parts.push(chunk);
-      length += chunk.length;
-      if (length >= min) flush(controller);
-    },
-    flush,
-  });
+  }
+
+  async flush(): Promise<void> {
+    if (this.#used === 0) return;
+    const full = this.#buffer.subarray(0, this.#used);
+    // The consumer may still hold the emitted bytes: start a fresh buffer, never reuse.
+    this.#buffer = new Uint8Array(CHUNK);
+    this.#used = 0;
+    await this.emit(full);
+  }
 }
 
-function headerFor(episodeId: string, entry: TreeEntry): TarHeader {
+function headerFor(episodeId: string, entry: TreeEntry): TarEntryHeader {
   const name = entry.relPath ? `${episodeId}/${entry.relPath}` : episodeId;
-  const common = { mtime: new Date(entry.mtimeS * 1000), mode: entry.mode, uid: 0, gid: 0 };
-  if (entry.kind === "directory") {
-    return { ...common, name: `${name}/`, type: "directory", size: 0 };
-  }
+  const common = { mtime: entry.mtimeS, mode: entry.mode, size: 0 };
+  if (entry.kind === "directory") return { ...common, name: `${name}/`, type: "directory" };
   if (entry.kind === "symlink") {
-    return { ...common, name, type: "symlink", size: 0, linkname: entry.linkTarget ?? "" };
+    return { ...common, name, type: "symlink", linkname: entry.linkTarget ?? "" };
   }
   return { ...common, name, type: "file", size: entry.size };
 }
 
-async function writeBody(
-  writer: WritableStreamDefaultWriter<Uint8Array>,
-  path: string,
-  entry: TreeEntry,
-): Promise<void> {
+async function writeBody(out: ChunkWriter, path: string, entry: TreeEntry): Promise<void> {
   if (entry.size <= SMALL_FILE) {
     const bytes = Deno.readFileSync(path);
     if (bytes.length !== entry.size) {
       throw new EpisodeChangedError(entry.relPath, `size ${entry.size} became ${bytes.length}`);
     }
-    if (bytes.length > 0) await writer.write(bytes);
+    await out.write(bytes);
     return;
   }
   using file = await Deno.open(path, { read: true });
@@ -100,7 +98,7 @@ async function writeBody(
       throw new EpisodeChangedError(entry.relPath, `shrank below ${entry.size} bytes`);
     }
     remaining -= n;
-    await writer.write(n === buffer.length ? buffer : buffer.subarray(0, n));
+    await out.write(n === buffer.length ? buffer : buffer.subarray(0, n));
   }
   if ((await file.read(new Uint8Array(1))) !== null) {
     throw new EpisodeChangedError(entry.relPath, `grew beyond ${entry.size} bytes`);
@@ -118,35 +116,38 @@ export async function packEpisode(
   outPath: string,
   options: PackOptions = {},
 ): Promise<PackResult> {
-  const { readable, controller } = createTarPacker();
-  let stream: ReadableStream<Uint8Array> = readable.pipeThrough(rechunk(MIN_COMPRESS_CHUNK));
-  if ((options.compression ?? "gzip") === "gzip") {
-    // CompressionStream is typed as taking any BufferSource; it is fed Uint8Array only.
-    const gzip = new CompressionStream("gzip") as unknown as TransformStream<
-      Uint8Array,
-      Uint8Array
-    >;
-    stream = stream.pipeThrough(gzip);
-  }
+  // CompressionStream is typed as taking any BufferSource; it is fed Uint8Array only.
+  const pipe = (options.compression ?? "gzip") === "gzip"
+    ? new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>
+    : new TransformStream<Uint8Array, Uint8Array>();
+  const input = pipe.writable.getWriter();
 
   const produce = async () => {
+    const out = new ChunkWriter(async (chunk) => {
+      await input.ready;
+      await input.write(chunk);
+    });
     for (const entry of tree.entries) {
       if (entry.kind === "other") {
         options.onSkip?.(entry.relPath);
         continue;
       }
-      const writer = controller.add(headerFor(episodeId, entry)).getWriter();
-      if (entry.kind === "file") await writeBody(writer, join(episodeDir, entry.relPath), entry);
-      await writer.close();
+      await out.write(entryHeader(headerFor(episodeId, entry)));
+      if (entry.kind === "file") {
+        await writeBody(out, join(episodeDir, entry.relPath), entry);
+        await out.write(padding(entry.size));
+      }
     }
-    controller.finalize();
+    await out.write(END_OF_ARCHIVE);
+    await out.flush();
+    await input.close();
   };
 
   const out = await Deno.open(outPath, { write: true, createNew: true, mode: 0o600 });
   const hash = createHash("sha256");
   let size = 0;
   const consume = async () => {
-    for await (const chunk of stream) {
+    for await (const chunk of pipe.readable) {
       hash.update(chunk);
       size += chunk.length;
       for (let off = 0; off < chunk.length;) off += await out.write(chunk.subarray(off));
@@ -154,8 +155,8 @@ export async function packEpisode(
     await out.sync();
   };
 
-  const producing = produce().catch((error) => {
-    controller.error(error);
+  const producing = produce().catch(async (error) => {
+    await input.abort(error).catch(() => {});
     throw error;
   });
   const [produced, consumed] = await Promise.allSettled([producing, consume()]);
