@@ -1,4 +1,8 @@
-/** The shipper against nginx (ssl_verify_client on + dav_methods PUT): a collector nobody here wrote. */
+/**
+ * The shipper against nginx (ssl_verify_client on + dav_methods PUT): a collector nobody here
+ * wrote. nginx also answers every row of the SPEC §4 table for chosen episodes, some before
+ * reading the body, as real servers do.
+ */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -38,8 +42,117 @@ Deno.test("shipper → nginx: stored file's SHA-256 equals Content-Digest, frame
     assert(line.includes(`"sha-256=:${digest}:"`), `digest header matches stored file: ${line}`);
     assertMatch(line, /CN=lab-01"$/);
   }
-  // nginx overwrites on a second PUT (204): the shipper must not send again.
   const again = await lab.once();
   assertEquals(again.code, EXIT.ok);
-  assertEquals((await nginx.log()).length, 2);
+  assertEquals((await nginx.log()).length, 2, "nothing is sent twice");
+});
+
+const ROWS = `
+    location = /v1/episodes/lab-01/ep-b-409.tar.gz { return 409 "already stored\\n"; }
+    location = /v1/episodes/lab-01/ep-c-400.tar.gz { return 400 "X-CIS490-Code-Commit rejected. Remediation: update the lab host\\n"; }
+    location = /v1/episodes/lab-01/ep-d-412.tar.gz { return 412 "commit not in window\\n"; }
+    location = /v1/episodes/lab-01/ep-e-413.tar.gz { client_max_body_size 10; dav_methods PUT; }
+    location = /v1/episodes/lab-01/ep-f-503.tar.gz { add_header Retry-After 120 always; return 503 "busy\\n"; }
+    location = /v1/episodes/lab-01/ep-g-401.tar.gz { return 401 "who are you\\n"; }
+`;
+
+/** Makes episodes complete in the order given, so a pass meets them in that order. */
+async function inOrder(dataRoot: string, specs: [string, Parameters<typeof makeEpisode>[2]][]) {
+  let t = Date.now() / 1000 - 1000;
+  for (const [id, spec] of specs) {
+    const dir = await makeEpisode(dataRoot, id, spec);
+    if (spec?.complete !== false) await Deno.utime(join(dir, "done.marker"), t, t++);
+  }
+}
+
+Deno.test("shipper → nginx: every episode kind and every §4 row ends where the SPEC says", async () => {
+  assert(
+    await nginxPath(),
+    "nginx is not installed: run `bash .ci/run` or `apt-get install nginx-light`",
+  );
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  await using nginx = await startNginx(join(tmp.path, "nginx"), pki, ROWS);
+  await using lab = await makeLab({ url: nginx.url, pki, shipper: "max_episode_bytes = 5000000" });
+  // Incompressible, so the tarball is still being sent when nginx answers 413 from the headers.
+  const noise = new Uint8Array(3 * 1024 * 1024);
+  for (let i = 0; i < noise.length; i += 65536) {
+    crypto.getRandomValues(noise.subarray(i, i + 65536));
+  }
+  await inOrder(lab.dataRoot, [
+    ["ep-a-201", {}],
+    ["ep-b-409", {}],
+    ["ep-c-400", {}],
+    ["ep-d-412", {}],
+    ["ep-e-413", { files: { "noise.bin": noise } }],
+    ["unstamped", { meta: { code_version: { commit: "not-hex" } } }],
+    ["oversized", { files: { "big.bin": new Uint8Array(6_000_000) } }],
+    ["bad name", {}],
+    ["ep-f-503", {}],
+    ["ep-g-401", {}],
+    ["running", { complete: false }],
+  ]);
+
+  const first = await lab.once();
+  assertEquals(first.code, EXIT.tempFail, first.stderr);
+  assertEquals(await names(lab.layout.shipped), ["ep-a-201", "ep-b-409"]);
+  assertEquals(await names(lab.layout.quarantine), [
+    "bad name",
+    "ep-c-400",
+    "ep-d-412",
+    "ep-e-413",
+    "oversized",
+    "unstamped",
+  ]);
+  assertEquals(await names(lab.layout.episodes), ["ep-f-503", "ep-g-401", "running"]);
+  const reason = async (id: string) =>
+    JSON.parse(await Deno.readTextFile(join(lab.layout.quarantine, id, "quarantine_reason.json")));
+  assertEquals(
+    (await reason("ep-c-400")).response_body,
+    "X-CIS490-Code-Commit rejected. Remediation: update the lab host\n",
+  );
+  assertEquals((await reason("ep-d-412")).http_status, 412);
+  assertEquals(
+    (await reason("ep-e-413")).http_status,
+    413,
+    "nginx answered before reading the body",
+  );
+  for (const id of ["bad name", "oversized", "unstamped"]) {
+    assertEquals((await reason(id)).source, "preflight");
+  }
+  const state503 = await lab.state("ep-f-503");
+  assert(
+    Date.parse(state503?.next_attempt_at ?? "") >= Date.now() + 100_000,
+    "Retry-After: 120 honoured",
+  );
+  assertEquals((await nginx.log()).length, 6, "ep-g-401 not tried after the collector said 503");
+
+  const second = await lab.once();
+  assertEquals(second.code, EXIT.config, second.stderr);
+  assertMatch(second.stderr, /ERROR collector refused our credentials: uploads paused/);
+  assertEquals(await names(lab.layout.episodes), ["ep-f-503", "ep-g-401", "running"]);
+  assertEquals((await nginx.log()).length, 7, "only ep-g-401 was tried; ep-f-503 waits");
+  assertEquals(await names(join(nginx.root, "v1", "episodes", "lab-01")), ["ep-a-201.tar.gz"]);
+});
+
+Deno.test("shipper → nginx: a wrong receiver.url (404/405 from nginx) pauses uploads, quarantines nothing", async () => {
+  assert(
+    await nginxPath(),
+    "nginx is not installed: run `bash .ci/run` or `apt-get install nginx-light`",
+  );
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  await using nginx = await startNginx(join(tmp.path, "nginx"), pki);
+  await using lab = await makeLab({ url: `${nginx.url}/wrong/prefix`, pki });
+  await makeEpisode(lab.dataRoot, "ep-1");
+  await makeEpisode(lab.dataRoot, "ep-2");
+  const run = await lab.once();
+  assertEquals(run.code, EXIT.config, run.stderr);
+  assertEquals((await nginx.log()).length, 1);
+  assertMatch(
+    (await nginx.log())[0] ?? "",
+    /^PUT \/wrong\/prefix\/v1\/episodes\/lab-01\/ep-\d\.tar\.gz 40[45] /,
+  );
+  assertEquals(await names(lab.layout.quarantine), []);
+  assertEquals(await names(lab.layout.episodes), ["ep-1", "ep-2"]);
 });

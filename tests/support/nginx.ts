@@ -21,8 +21,8 @@ function freePort(): number {
   return port;
 }
 
-/** Starts nginx in `dir` in the foreground; stop with `await using`. */
-export async function startNginx(dir: string, pki: Pki): Promise<Nginx> {
+/** Starts nginx in `dir` in the foreground; stop with `await using`. `locations` adds config. */
+export async function startNginx(dir: string, pki: Pki, locations = ""): Promise<Nginx> {
   const root = join(dir, "www");
   await Deno.mkdir(join(dir, "logs"), { recursive: true });
   await Deno.mkdir(join(dir, "tmp"), { recursive: true });
@@ -52,6 +52,7 @@ http {
     ssl_client_certificate ${pki.ca};
     ssl_verify_client on;
     root ${root};
+    ${locations}
     location /v1/episodes/ {
       dav_methods PUT;
       create_full_put_path on;
