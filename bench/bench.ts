@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { makePki } from "../tests/support/pki.ts";
 import { spawnCli } from "../tests/support/cli.ts";
+import { curlPut } from "../tests/support/curl.ts";
 import { put } from "../src/upload/put.ts";
 import { COMMIT } from "../tests/support/fixtures.ts";
 
@@ -173,27 +174,14 @@ for (let i = 0; i < RUNS; i++) {
   if (r.status !== 201) throw new Error(`ours: ${r.status} ${r.body}`);
   oursUp.push(performance.now() - t);
   const b = `curl-${i}`;
-  const c = await timed("curl", [
-    "-sS",
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    "--cacert",
-    pki.ca,
-    "--cert",
-    client.cert,
-    "--key",
-    client.key,
-    "-X",
-    "PUT",
-    "--data-binary",
-    `@${body}`,
-    ...Object.entries(headers(b)).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
-    `${url}/v1/episodes/lab-01/${b}.tar.gz`,
-  ]);
-  if (c.stdout !== "201") throw new Error(`curl: ${c.stdout}`);
-  curlUp.push(c.ms);
+  const started = performance.now();
+  const c = await curlPut(`${url}/v1/episodes/lab-01/${b}.tar.gz`, {
+    pki,
+    bodyPath: body,
+    headers: headers(b),
+  });
+  if (c.status !== 201) throw new Error(`curl: ${c.status} ${c.body}`);
+  curlUp.push(performance.now() - started);
 }
 await collector.stop();
 const ou = median(oursUp), cu = median(curlUp);

@@ -10,6 +10,7 @@ import { startCollectorProcess } from "../support/collector.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { runCli } from "../support/cli.ts";
+import { curlPut } from "../support/curl.ts";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { packEpisode } from "../../src/pack/pack.ts";
 import { EXIT } from "../../src/cli/args.ts";
@@ -134,17 +135,6 @@ Deno.test("shipper → collector: a missing token pauses uploads; a commit off t
   assert(!stderr.includes("tok-1"), "the collector never logs the token");
 });
 
-async function curl(args: string[]): Promise<{ code: number; status: number; body: string }> {
-  const out = await new Deno.Command("curl", {
-    args: ["-sS", "-o", "-", "-w", "\n%{http_code}", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const nl = text.lastIndexOf("\n");
-  return { code: out.code, status: Number(text.slice(nl + 1)), body: text.slice(0, nl) };
-}
-
 Deno.test("curl → collector: mTLS upload stored; bad digest, no commit, wrong host, chunked and no cert refused", async () => {
   await using tmp = await tempDir();
   const pki = await sharedPki();
@@ -152,34 +142,25 @@ Deno.test("curl → collector: mTLS upload stored; bad digest, no commit, wrong 
   const body = join(tmp.path, "body.tar.gz");
   await Deno.writeFile(body, new Uint8Array(200_000).map((_, i) => (i * 7919) % 256));
   const digest = await sha256(body);
-  const lab1 = pki.client("lab-01");
-  const base = (id: string, client = lab1) => [
-    "--cacert",
-    pki.ca,
-    "--cert",
-    client.cert,
-    "--key",
-    client.key,
-    "-X",
-    "PUT",
-    "--data-binary",
-    `@${body}`,
-    "-H",
-    "Content-Type: application/gzip",
-    "-H",
-    "X-CIS490-Host-Id: lab-01",
-    "-H",
-    `X-CIS490-Episode-Id: ${id}`,
-    `${collector.url}/v1/episodes/lab-01/${id}.tar.gz`,
-  ];
-  const stamped = [
-    "-H",
-    `X-CIS490-Code-Commit: ${COMMIT}`,
-    "-H",
-    `Content-Digest: sha-256=:${digest}:`,
-  ];
+  const put = (
+    id: string,
+    headers: Record<string, string>,
+    client?: { cert: string; key: string } | null,
+  ) =>
+    curlPut(`${collector.url}/v1/episodes/lab-01/${id}.tar.gz`, {
+      pki,
+      bodyPath: body,
+      ...(client !== undefined && { client }),
+      headers: {
+        "Content-Type": "application/gzip",
+        "X-CIS490-Host-Id": "lab-01",
+        "X-CIS490-Episode-Id": id,
+        ...headers,
+      },
+    });
+  const stamped = { "X-CIS490-Code-Commit": COMMIT, "Content-Digest": `sha-256=:${digest}:` };
 
-  const ok = await curl([...stamped, ...base("c-1")]);
+  const ok = await put("c-1", stamped);
   assertEquals(ok.status, 201, ok.body);
   const stored = join(collector.storeDir, "lab-01", "c-1.tar.gz");
   assertEquals(await sha256(stored), digest);
@@ -187,41 +168,27 @@ Deno.test("curl → collector: mTLS upload stored; bad digest, no commit, wrong 
     JSON.parse(await Deno.readTextFile(`${stored}.json`)).client_certificate_subject,
     "CN=lab-01",
   );
-  assertEquals((await curl([...stamped, ...base("c-1")])).status, 409);
+  assertEquals((await put("c-1", stamped)).status, 409);
 
-  const wrong = await curl([
-    "-H",
-    `X-CIS490-Code-Commit: ${COMMIT}`,
-    "-H",
-    `Content-Digest: sha-256=:${"A".repeat(43)}=:`,
-    ...base("c-2"),
-  ]);
+  const wrong = await put("c-2", { ...stamped, "Content-Digest": `sha-256=:${"A".repeat(43)}=:` });
   assertEquals(wrong.status, 500);
   assertMatch(wrong.body, /does not match Content-Digest/);
 
-  const unstamped = await curl(["-H", `Content-Digest: sha-256=:${digest}:`, ...base("c-3")]);
+  const unstamped = await put("c-3", { "Content-Digest": `sha-256=:${digest}:` });
   assertEquals(unstamped.status, 400);
   assertMatch(
     unstamped.body,
     /X-CIS490-Code-Commit is missing or not 40 hex digits\. .*Quarantine this one\./,
   );
 
-  const other = await curl([...stamped, ...base("c-4", pki.client("lab-02"))]);
+  const other = await put("c-4", stamped, pki.client("lab-02"));
   assertEquals(other.status, 403);
   assertMatch(other.body, /may not upload as host "lab-01"/);
 
-  const chunked = await curl([...stamped, "-H", "Transfer-Encoding: chunked", ...base("c-5")]);
+  const chunked = await put("c-5", { ...stamped, "Transfer-Encoding": "chunked" });
   assertEquals(chunked.status, 411);
 
-  const noCert = await curl([
-    "--cacert",
-    pki.ca,
-    "-X",
-    "PUT",
-    "--data-binary",
-    `@${body}`,
-    `${collector.url}/v1/episodes/lab-01/c-6.tar.gz`,
-  ]);
+  const noCert = await put("c-6", stamped, null);
   assert(noCert.code !== 0 && noCert.status === 0, `handshake refused: curl exit ${noCert.code}`);
 
   assertEquals(await names(join(collector.storeDir, "lab-01")), ["c-1.tar.gz", "c-1.tar.gz.json"]);
