@@ -164,30 +164,34 @@ class Pass {
 
   async handle(id: string, dir: string): Promise<void> {
     // Preflight rejects invalid ids; until then an invalid id has no outbox files to look at.
-    let state = isValidId(id) ? await readState(statePath(this.layout, id)) : null;
-    const tarball = state && tarballPath(this.layout, id, state.compression);
-    const packed = tarball !== null &&
-      (await Deno.lstat(tarball).catch(() => null))?.size === state?.size;
-
-    if (!packed) {
-      const tree = walkEpisode(dir);
-      const verdict = preflight({
-        name: id,
-        metaText: await readMeta(dir),
-        totalBytes: tree.totalBytes,
-        maxEpisodeBytes: this.config.maxEpisodeBytes,
-      });
-      if (!verdict.send) {
-        await this.quarantine(id, dir, "preflight", verdict.reason, { commit: verdict.commit });
-        return;
-      }
-      if (this.holdBack(id, state)) return;
-      state = await this.pack(id, dir, tree, verdict.commit, state);
-      if (!state) return;
-    } else if (state && this.holdBack(id, state)) {
+    const state = isValidId(id) ? await readState(statePath(this.layout, id)) : null;
+    if (state && await this.isPacked(id, state)) {
+      if (!this.holdBack(id, state)) await this.upload(id, dir, state);
       return;
     }
-    if (state) await this.upload(id, dir, state);
+    const tree = walkEpisode(dir);
+    const verdict = preflight({
+      name: id,
+      metaText: await readMeta(dir),
+      totalBytes: tree.totalBytes,
+      maxEpisodeBytes: this.config.maxEpisodeBytes,
+    });
+    if (!verdict.send) {
+      await this.quarantine(id, dir, "preflight", verdict.reason, { commit: verdict.commit });
+      return;
+    }
+    // Nothing is packed while it could not be sent: a dead collector must not fill the disk.
+    if (this.holdBack(id, state)) return;
+    const packed = await this.pack(id, dir, tree, verdict.commit, state);
+    if (packed) await this.upload(id, dir, packed);
+  }
+
+  /** Whether the tarball that `state` describes is in `outbox/`, whole. */
+  async isPacked(id: string, state: EpisodeState): Promise<boolean> {
+    const info = await Deno.lstat(tarballPath(this.layout, id, state.compression)).catch(() =>
+      null
+    );
+    return info?.size === state.size;
   }
 
   /** Whether the episode must wait (uploads stopped, or its backoff not over); queues it if so. */
