@@ -188,6 +188,21 @@ Deno.test("curl → collector: mTLS upload stored; bad digest, no commit, wrong 
   const chunked = await put("c-5", { ...stamped, "Transfer-Encoding": "chunked" });
   assertEquals(chunked.status, 411);
 
+  const health = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "--cacert",
+      pki.ca,
+      "--cert",
+      pki.client("lab-01").cert,
+      "--key",
+      pki.client("lab-01").key,
+      `${collector.url}/v1/health`,
+    ],
+    stdout: "piped",
+  }).output();
+  assertEquals(new TextDecoder().decode(health.stdout), "ok CN=lab-01\n");
+
   const noCert = await put("c-6", stamped, null);
   assert(noCert.code !== 0 && noCert.status === 0, `handshake refused: curl exit ${noCert.code}`);
 

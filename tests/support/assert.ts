@@ -20,7 +20,7 @@ export function assertMatch(text: string, pattern: RegExp, message?: string): vo
 /** `fn` rejects (with an instance of `errorClass` when given); returns the error. */
 export async function assertRejects<E extends Error = Error>(
   fn: () => Promise<unknown>,
-  // deno-lint-ignore no-explicit-any
+  // deno-lint-ignore no-explicit-any -- an error class's constructor may take anything
   errorClass?: new (...args: any[]) => E,
 ): Promise<E> {
   try {
