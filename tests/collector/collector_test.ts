@@ -221,3 +221,43 @@ Deno.test("collector exits 78 with one line on a bad config", async () => {
 });
 
 import { Buffer } from "node:buffer";
+
+Deno.test("collector killed with SIGKILL mid-upload stores nothing partial; the retry stores it once", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const first = await startCollectorProcess(tmp.path, pki, "", port);
+  await using lab = await makeLab({ url: first.url, pki, shipper: "backoff_seconds = [0.1]" });
+  const noise = new Uint8Array(48 * 1024 * 1024);
+  for (let i = 0; i < noise.length; i += 65536) {
+    crypto.getRandomValues(noise.subarray(i, i + 65536));
+  }
+  await makeEpisode(lab.dataRoot, "ep-big", { files: { "noise.bin": noise } });
+  await makeEpisode(lab.dataRoot, "ep-small");
+
+  const incoming = join(first.storeDir, ".incoming");
+  const shipping = lab.once();
+  // Kill the collector once a body is arriving.
+  for (let i = 0; i < 400 && (await names(incoming)).length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assertEquals((await names(incoming)).length, 1, "an upload was in progress");
+  await first.stop("SIGKILL");
+  const run = await shipping;
+  assertEquals(run.code, EXIT.tempFail, run.stderr);
+  assertEquals(await names(join(first.storeDir, "lab-01")), [], "nothing stored under its name");
+
+  await using second = await startCollectorProcess(tmp.path, pki, "", port);
+  assertEquals(await names(incoming), [], "the partial body was removed at start");
+  await new Promise((r) => setTimeout(r, 150));
+  const retry = await lab.once();
+  assertEquals(retry.code, EXIT.ok, retry.stderr);
+  assertEquals(await names(lab.layout.shipped), ["ep-big", "ep-small"]);
+  const stored = join(second.storeDir, "lab-01", "ep-big.tar.gz");
+  const sidecar = JSON.parse(await Deno.readTextFile(`${stored}.json`));
+  assertEquals(await sha256(stored), sidecar.sha256);
+  const { stderr } = await second.stop();
+  assertEquals(count(stderr, "PUT /v1/episodes/lab-01/ep-big.tar.gz 201"), 1);
+});

@@ -7,8 +7,8 @@ import type { Pki } from "./pki.ts";
 export interface CollectorProcess extends AsyncDisposable {
   url: string;
   storeDir: string;
-  /** Stops it (SIGTERM); returns its exit code and log. */
-  stop(): Promise<{ code: number; stderr: string }>;
+  /** Stops it (SIGTERM, or the signal given); returns its exit code and log. */
+  stop(signal?: Deno.Signal): Promise<{ code: number; stderr: string }>;
 }
 
 /** Writes a collector config in `dir` and starts `cis490-ship collector`. */
@@ -16,12 +16,13 @@ export async function startCollectorProcess(
   dir: string,
   pki: Pki,
   extra = "",
+  port = 0,
 ): Promise<CollectorProcess> {
   const storeDir = join(dir, "store");
   const configPath = join(dir, "collector.toml");
   await Deno.writeTextFile(
     configPath,
-    `listen = "127.0.0.1:0"\nstore_dir = "${storeDir}"\n${extra}\n[tls]\ncert = "${pki.serverCert}"\nkey = "${pki.serverKey}"\nclient_ca = "${pki.ca}"\n`,
+    `listen = "127.0.0.1:${port}"\nstore_dir = "${storeDir}"\n${extra}\n[tls]\ncert = "${pki.serverCert}"\nkey = "${pki.serverKey}"\nclient_ca = "${pki.ca}"\n`,
   );
   const proc = spawnCli(["collector", "--config", configPath]);
   const line = await Promise.race([
@@ -35,8 +36,8 @@ export async function startCollectorProcess(
   });
   const url = line.replace(/^listening on /, "");
   let stopped: Promise<{ code: number; stderr: string }> | undefined;
-  const stop = () =>
-    stopped ??= proc.stop().then(async (status) => ({
+  const stop = (signal: Deno.Signal = "SIGTERM") =>
+    stopped ??= proc.stop(signal).then(async (status) => ({
       code: status.code,
       stderr: await proc.stderr,
     }));
