@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { fsyncDir, TEMP_SUFFIX, writeJsonAtomic } from "../fs/atomic.ts";
+import { fsyncDir, TEMP_SUFFIX, writeAll, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeBase64 } from "../protocol/_base64.ts";
 import { COMPRESSION_FORMAT } from "../protocol/protocol.ts";
 import type { Admitted } from "./gate.ts";
@@ -73,7 +73,7 @@ export async function storeUpload(
       size += chunk.length;
       if (size > upload.size) break;
       hash.update(chunk);
-      for (let off = 0; off < chunk.length;) off += await file.write(chunk.subarray(off));
+      await writeAll(file, chunk);
     }
     await file.sync();
   } catch (error) {

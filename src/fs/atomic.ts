@@ -17,16 +17,18 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Writes all of `bytes` to `file` (one write may take fewer). */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
+}
+
 /** Writes `data` to `path` atomically and durably. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const temp = `${path}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`;
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const handle = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
   try {
-    await handle.write(bytes).then(async (n) => {
-      let written = n;
-      while (written < bytes.length) written += await handle.write(bytes.subarray(written));
-    });
+    await writeAll(handle, bytes);
     await handle.sync();
   } catch (error) {
     handle.close();

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Tree, TreeEntry } from "../episodes/walk.ts";
 import type { Compression } from "../protocol/protocol.ts";
+import { writeAll } from "../fs/atomic.ts";
 import { END_OF_ARCHIVE, entryHeader, padding, type TarEntryHeader } from "./_tar.ts";
 
 /** A file's size changed while it was being packed; the pack is abandoned and retried later. */
@@ -150,7 +151,7 @@ export async function packEpisode(
     for await (const chunk of pipe.readable) {
       hash.update(chunk);
       size += chunk.length;
-      for (let off = 0; off < chunk.length;) off += await out.write(chunk.subarray(off));
+      await writeAll(out, chunk);
     }
     await out.sync();
   };

@@ -11,7 +11,13 @@ import { walkEpisode } from "../episodes/walk.ts";
 import { META_FILE, preflight } from "../episodes/preflight.ts";
 import { EpisodeChangedError, packEpisode } from "../pack/pack.ts";
 import { put, type PutRequest, type PutResponse } from "../upload/put.ts";
-import { COMPRESSION_FORMAT, contentDigest, episodePath, isValidId } from "../protocol/protocol.ts";
+import {
+  COMPRESSION_FORMAT,
+  contentDigest,
+  episodePath,
+  HEADER,
+  isValidId,
+} from "../protocol/protocol.ts";
 import { fsyncDir, TEMP_SUFFIX, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeBase64 } from "../protocol/_base64.ts";
 import { VERSION } from "../version.ts";
@@ -273,10 +279,10 @@ class Pass {
     const format = COMPRESSION_FORMAT[state.compression];
     const headers: Record<string, string> = {
       "content-type": format.contentType,
-      "content-digest": contentDigest(state.sha256),
-      "x-cis490-host-id": this.config.hostId,
-      "x-cis490-episode-id": id,
-      "x-cis490-code-commit": state.commit,
+      [HEADER.digest]: contentDigest(state.sha256),
+      [HEADER.hostId]: this.config.hostId,
+      [HEADER.episodeId]: id,
+      [HEADER.commit]: state.commit,
       "user-agent": `cis490-ship/${VERSION}`,
     };
     if (receiver.bearerToken !== undefined) {

@@ -28,11 +28,6 @@ export function classifyStatus(status: number): OutcomeClass {
   return "transient";
 }
 
-/** Whether this class stops every further upload (not the episode's fault). */
-export function pausesUploads(outcome: OutcomeClass): boolean {
-  return outcome === "credentials" || outcome === "misconfigured";
-}
-
 /**
  * Parses `Retry-After` (delay-seconds or an HTTP-date) into milliseconds from `now`, or null.
  */

@@ -1,5 +1,5 @@
 import { assertEquals } from "../support/assert.ts";
-import { classifyStatus, parseRetryAfter, pausesUploads } from "../../src/upload/classify.ts";
+import { classifyStatus, parseRetryAfter } from "../../src/upload/classify.ts";
 
 Deno.test("classifyStatus() follows every row of the SPEC §4 table", () => {
   const rows: [number[], string][] = [
@@ -12,14 +12,6 @@ Deno.test("classifyStatus() follows every row of the SPEC §4 table", () => {
   ];
   for (const [statuses, expected] of rows) {
     for (const status of statuses) assertEquals(classifyStatus(status), expected, `HTTP ${status}`);
-  }
-});
-
-Deno.test("pausesUploads() is true only for credential and URL problems", () => {
-  assertEquals(pausesUploads("credentials"), true);
-  assertEquals(pausesUploads("misconfigured"), true);
-  for (const c of ["stored", "duplicate", "refused", "transient"] as const) {
-    assertEquals(pausesUploads(c), false);
   }
 });
 
