@@ -22,9 +22,16 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
   for (let offset = 0; offset < bytes.length;) offset += await file.write(bytes.subarray(offset));
 }
 
-/** Writes `data` to `path` atomically and durably. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`;
+/**
+ * Writes `data` to `path` atomically and durably. The temporary file goes beside `path`, or into
+ * `tempDir` (same file system) when leftovers must not appear beside it.
+ */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  tempDir: string = dirname(path),
+): Promise<void> {
+  const temp = join(tempDir, `${basename(path)}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const handle = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
   try {
@@ -38,11 +45,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   handle.close();
   await Deno.rename(temp, path);
   await fsyncDir(dirname(path));
+  if (tempDir !== dirname(path)) await fsyncDir(tempDir);
 }
 
-/** Writes JSON (two-space indent, trailing newline) atomically. */
-export function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+/** Writes JSON (two-space indent, trailing newline) atomically; `tempDir` as for writeFileAtomic. */
+export function writeJsonAtomic(path: string, value: unknown, tempDir?: string): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", tempDir);
 }
 
 /** Removes a file if present, then fsyncs its directory. */

@@ -26,7 +26,8 @@ export async function quarantineEpisode(
   episodeDir: string,
   reason: QuarantineReason,
 ): Promise<string> {
-  await writeJsonAtomic(join(episodeDir, REASON_FILE), reason);
+  // The temporary file lives in outbox/ (cleaned at every start), never in the episode.
+  await writeJsonAtomic(join(episodeDir, REASON_FILE), reason, layout.outbox);
   return await moveDirNoClobber(episodeDir, layout.quarantine);
 }
 

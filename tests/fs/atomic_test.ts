@@ -51,3 +51,14 @@ Deno.test("moveDirNoClobber() takes the place of an empty directory and skips a 
   assertEquals(await moveDirNoClobber(join(tmp.path, "ep"), dest), join(dest, "ep.3"));
   assertEquals(await Deno.readTextFile(join(dest, "ep.2")), "a file, not an episode");
 });
+
+Deno.test("writeJsonAtomic() can keep its temporary file in another directory", async () => {
+  await using tmp = await tempDir();
+  const episode = join(tmp.path, "ep");
+  const outbox = join(tmp.path, "outbox");
+  await Deno.mkdir(episode);
+  await Deno.mkdir(outbox);
+  await writeJsonAtomic(join(episode, "reason.json"), { r: 1 }, outbox);
+  assertEquals(await names(episode), ["reason.json"]);
+  assertEquals(await names(outbox), []);
+});
