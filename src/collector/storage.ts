@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { fsyncDir, TEMP_SUFFIX, writeAll, writeJsonAtomic } from "../fs/atomic.ts";
+import { fsyncDir, tempPathFor, writeAll, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeBase64 } from "../protocol/_base64.ts";
 import { COMPRESSION_FORMAT } from "../protocol/protocol.ts";
 import type { Admitted } from "./gate.ts";
@@ -64,7 +64,7 @@ export async function storeUpload(
   body: AsyncIterable<Uint8Array>,
   meta: { clientSubject: string; now: number },
 ): Promise<StoreResult> {
-  const temp = join(storeDir, INCOMING_DIR, `${crypto.randomUUID()}${TEMP_SUFFIX}`);
+  const temp = tempPathFor(`${upload.hostId}.${upload.episodeId}`, join(storeDir, INCOMING_DIR));
   const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o640 });
   const hash = createHash("sha256");
   let size = 0;

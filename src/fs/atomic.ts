@@ -7,6 +7,14 @@ import { basename, dirname, join } from "node:path";
 /** Suffix of every temporary file this program writes; leftovers are removed at start. */
 export const TEMP_SUFFIX = ".partial";
 
+/**
+ * A fresh temporary name for `path`, in `dir` (default: beside it), ending in
+ * {@linkcode TEMP_SUFFIX} so crash recovery recognises it.
+ */
+export function tempPathFor(path: string, dir: string = dirname(path)): string {
+  return join(dir, `${basename(path)}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`);
+}
+
 /** fsyncs a directory so a rename or create inside it is durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await Deno.open(dir, { read: true });
@@ -31,7 +39,7 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   tempDir: string = dirname(path),
 ): Promise<void> {
-  const temp = join(tempDir, `${basename(path)}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`);
+  const temp = tempPathFor(path, tempDir);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   const handle = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
   try {

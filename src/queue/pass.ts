@@ -18,7 +18,7 @@ import {
   HEADER,
   isValidId,
 } from "../protocol/protocol.ts";
-import { fsyncDir, TEMP_SUFFIX, writeJsonAtomic } from "../fs/atomic.ts";
+import { fsyncDir, tempPathFor, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeBase64 } from "../protocol/_base64.ts";
 import { VERSION } from "../version.ts";
 import { type Layout, layoutOf, statePath, tarballPath } from "./layout.ts";
@@ -228,7 +228,7 @@ class Pass {
   ): Promise<EpisodeState | null> {
     const compression = this.config.compression;
     const final = tarballPath(this.layout, id, compression);
-    const temp = `${final}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`;
+    const temp = tempPathFor(final);
     const started = performance.now();
     let result;
     try {
