@@ -214,6 +214,10 @@ export class TableReader {
   /** One warning per key present in the file that no reader asked for. */
   unknownKeyWarnings(): string[] {
     const warnings: string[] = [];
+    // Every table a known key lives in, for suggestions when a whole section is misspelled.
+    const sections = [...this.#known].flatMap((k) =>
+      k.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))
+    );
     const walk = (node: Record<string, unknown>, prefix: string) => {
       for (const [name, value] of Object.entries(node)) {
         const key = prefix ? `${prefix}.${name}` : name;
@@ -224,9 +228,6 @@ export class TableReader {
           walk(value, key);
           continue;
         }
-        const sections = [...this.#known].flatMap((k) =>
-          k.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("."))
-        );
         const suggestion = suggestKey(key, isTable(value) ? sections : this.#known);
         warnings.push(
           `${this.file}: ${key}: unknown key, ignored` +

@@ -27,6 +27,7 @@ const MAX_OCTAL_SIZE = 0o77777777777;
 const MAGIC = encoder.encode("ustar\0");
 const VERSION = encoder.encode("00");
 const NO_BYTES = new Uint8Array(0);
+const PAX_NAME = encoder.encode("PaxHeader/");
 
 /** Writes `value` as `width - 1` zero-padded octal digits; the last byte stays NUL. */
 function writeOctal(block: Uint8Array, offset: number, width: number, value: number): void {
@@ -34,10 +35,6 @@ function writeOctal(block: Uint8Array, offset: number, width: number, value: num
     block[i] = 0x30 + (value % 8);
     value = Math.floor(value / 8);
   }
-}
-
-function writeBytes(block: Uint8Array, offset: number, bytes: Uint8Array): void {
-  block.set(bytes, offset);
 }
 
 function checksum(block: Uint8Array): void {
@@ -59,18 +56,18 @@ function ustar(
   linkname: Uint8Array,
 ): Uint8Array {
   const block = new Uint8Array(BLOCK);
-  writeBytes(block, 0, name);
+  block.set(name, 0);
   writeOctal(block, 100, 8, mode & 0o7777);
   writeOctal(block, 108, 8, 0); // uid
   writeOctal(block, 116, 8, 0); // gid
   writeOctal(block, 124, 12, size);
   writeOctal(block, 136, 12, mtime);
   block[156] = typeflag;
-  writeBytes(block, 157, linkname);
-  writeBytes(block, 257, MAGIC);
-  writeBytes(block, 263, VERSION);
+  block.set(linkname, 157);
+  block.set(MAGIC, 257);
+  block.set(VERSION, 263);
   // uname and gname stay empty: the archive names nobody.
-  writeBytes(block, 345, prefix);
+  block.set(prefix, 345);
   checksum(block);
   return block;
 }
@@ -126,9 +123,8 @@ export function entryHeader(entry: TarEntryHeader): Uint8Array {
   );
   if (records.length === 0) return main;
   const paxBody = encoder.encode(records.join(""));
-  const paxName = encoder.encode("PaxHeader/").subarray(0, 100);
   const pax = ustar(
-    paxName,
+    PAX_NAME,
     NO_BYTES,
     TYPEFLAG.pax,
     paxBody.length,
