@@ -6,11 +6,11 @@
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { makePki } from "../tests/support/pki.ts";
-import { spawnCli } from "../tests/support/cli.ts";
-import { curlPut } from "../tests/support/curl.ts";
+import { makePki } from "../devkit/pki.ts";
+import { spawnCli } from "../devkit/cli.ts";
+import { curlPut } from "../devkit/curl.ts";
 import { put } from "../src/upload/put.ts";
-import { COMMIT } from "../tests/support/fixtures.ts";
+import { COMMIT } from "../devkit/fixtures.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 3);
 const root = await Deno.makeTempDir({ prefix: "cis490-bench-" });

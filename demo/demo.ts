@@ -6,15 +6,9 @@
  */
 import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
-import { makePki } from "../tests/support/pki.ts";
-import { runCli, spawnCli } from "../tests/support/cli.ts";
-import {
-  COMMIT,
-  makeEpisode,
-  names,
-  shipperConfig,
-  writeConfig,
-} from "../tests/support/fixtures.ts";
+import { makePki } from "../devkit/pki.ts";
+import { runCli, spawnCli } from "../devkit/cli.ts";
+import { COMMIT, makeEpisode, names, shipperConfig, writeConfig } from "../devkit/fixtures.ts";
 import { layoutOf } from "../src/queue/layout.ts";
 
 const root = resolve(Deno.args[0] ?? "demo-run");

@@ -24,7 +24,7 @@ fi
 
 deno fmt --check
 deno lint
-deno check main.ts src/ tests/ demo/ bench/ scripts/
+deno check main.ts src/ tests/ devkit/ demo/ bench/ scripts/
 
 # Tests spawn main.ts themselves under the build's permission flags; the runner needs more.
 log=$(mktemp)

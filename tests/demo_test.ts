@@ -1,7 +1,7 @@
 import { assertEquals, assertMatch } from "./support/assert.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tempDir } from "./support/fixtures.ts";
+import { tempDir } from "../devkit/fixtures.ts";
 
 const DEMO = fileURLToPath(new URL("../demo/demo.ts", import.meta.url));
 

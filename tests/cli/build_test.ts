@@ -1,6 +1,6 @@
 import { assertEquals } from "../support/assert.ts";
 import { buildArgs } from "../../scripts/build.ts";
-import { cliCommand, MAIN } from "../support/cli.ts";
+import { cliCommand, MAIN } from "../../devkit/cli.ts";
 import { PERMISSION_FLAGS } from "../../src/permissions.ts";
 
 Deno.test("buildArgs() bakes in exactly the permission flags the CLI tests run under", () => {

@@ -1,8 +1,8 @@
 /** The command line as an operator meets it: main.ts under the build's permission flags. */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
-import { runCli, spawnCli } from "../support/cli.ts";
-import { makeEpisode, names, shipperConfig, tempDir, writeConfig } from "../support/fixtures.ts";
+import { runCli, spawnCli } from "../../devkit/cli.ts";
+import { makeEpisode, names, shipperConfig, tempDir, writeConfig } from "../../devkit/fixtures.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { startFaultServer } from "../support/fault_server.ts";

@@ -5,12 +5,12 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { COMMIT, makeEpisode, names, tempDir } from "../support/fixtures.ts";
+import { COMMIT, makeEpisode, names, tempDir } from "../../devkit/fixtures.ts";
 import { startCollectorProcess } from "../support/collector.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
-import { runCli } from "../support/cli.ts";
-import { curlPut } from "../support/curl.ts";
+import { runCli } from "../../devkit/cli.ts";
+import { curlPut } from "../../devkit/curl.ts";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { packEpisode } from "../../src/pack/pack.ts";
 import { EXIT } from "../../src/cli/args.ts";

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../support/ass
 import { join } from "node:path";
 import { ConfigError, DEFAULTS, loadConfig } from "../../src/config/config.ts";
 import { sharedPki } from "../support/shared_pki.ts";
-import { tempDir } from "../support/fixtures.ts";
+import { tempDir } from "../../devkit/fixtures.ts";
 
 const noEnv = () => undefined;
 

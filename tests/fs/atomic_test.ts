@@ -1,7 +1,7 @@
 import { assertEquals } from "../support/assert.ts";
 import { join } from "node:path";
 import { moveDirNoClobber, TEMP_SUFFIX, writeJsonAtomic } from "../../src/fs/atomic.ts";
-import { names, tempDir } from "../support/fixtures.ts";
+import { names, tempDir } from "../../devkit/fixtures.ts";
 
 Deno.test("moveDirNoClobber() never overwrites: a clash gets the next free name", async () => {
   await using tmp = await tempDir();

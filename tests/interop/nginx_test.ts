@@ -6,12 +6,12 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { makeEpisode, names, tempDir } from "../support/fixtures.ts";
+import { makeEpisode, names, tempDir } from "../../devkit/fixtures.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
-import { type Nginx, nginxPath, startNginx } from "../support/nginx.ts";
+import { type Nginx, nginxPath, startNginx } from "../../devkit/nginx.ts";
 import { EXIT } from "../../src/cli/args.ts";
-import type { Pki } from "../support/pki.ts";
+import type { Pki } from "../../devkit/pki.ts";
 
 /** Runs `body` with nginx up; fails (never skips) when nginx is not installed. */
 async function withNginx(locations: string, body: (nginx: Nginx, pki: Pki) => Promise<void>) {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { EpisodeChangedError, packEpisode } from "../../src/pack/pack.ts";
-import { tempDir } from "../support/fixtures.ts";
+import { tempDir } from "../../devkit/fixtures.ts";
 
 async function sh(cmd: string, args: string[], cwd?: string): Promise<string> {
   const out = await new Deno.Command(cmd, {

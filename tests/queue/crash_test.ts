@@ -5,11 +5,11 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { makeEpisode, names, tempDir } from "../support/fixtures.ts";
+import { makeEpisode, names, tempDir } from "../../devkit/fixtures.ts";
 import { startCollectorProcess } from "../support/collector.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
-import { cliCommand } from "../support/cli.ts";
+import { cliCommand } from "../../devkit/cli.ts";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { packEpisode } from "../../src/pack/pack.ts";
 

@@ -4,7 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
-import { COMMIT, makeEpisode, names } from "../support/fixtures.ts";
+import { COMMIT, makeEpisode, names } from "../../devkit/fixtures.ts";
 import { type FaultServer, type Script, startFaultServer } from "../support/fault_server.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";

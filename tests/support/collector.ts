@@ -1,7 +1,7 @@
 /** The reference collector as a real CLI process for tests. */
 import { join } from "node:path";
-import { spawnCli } from "./cli.ts";
-import type { Pki } from "./pki.ts";
+import { spawnCli } from "../../devkit/cli.ts";
+import type { Pki } from "../../devkit/pki.ts";
 
 /** A running collector process. */
 export interface CollectorProcess extends AsyncDisposable {

@@ -5,7 +5,7 @@
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createHash } from "node:crypto";
-import type { Pki } from "./pki.ts";
+import type { Pki } from "../../devkit/pki.ts";
 
 /** What the server saw of one request. */
 export interface SeenRequest {

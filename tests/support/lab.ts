@@ -1,7 +1,7 @@
 /** A lab host in a temporary directory: data root, config, and `--once` through the real CLI. */
 import { join } from "node:path";
-import { type CliResult, runCli } from "./cli.ts";
-import { shipperConfig, type ShipperConfigSpec, writeConfig } from "./fixtures.ts";
+import { type CliResult, runCli } from "../../devkit/cli.ts";
+import { shipperConfig, type ShipperConfigSpec, writeConfig } from "../../devkit/fixtures.ts";
 import { type Layout, layoutOf } from "../../src/queue/layout.ts";
 import type { EpisodeState } from "../../src/queue/state.ts";
 

@@ -1,5 +1,5 @@
 /** One PKI per test process (openssl takes ~0.2 s), removed when the process ends. */
-import { makePki, type Pki } from "./pki.ts";
+import { makePki, type Pki } from "../../devkit/pki.ts";
 
 let pki: Promise<Pki> | undefined;
 

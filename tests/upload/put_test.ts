@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { put, UploadError } from "../../src/upload/put.ts";
 import { startFaultServer } from "../support/fault_server.ts";
 import { sharedPki } from "../support/shared_pki.ts";
-import { tempDir } from "../support/fixtures.ts";
+import { tempDir } from "../../devkit/fixtures.ts";
 
 Deno.test("put() skips verification only for the request that asks, never process-wide", async () => {
   const pki = await sharedPki();

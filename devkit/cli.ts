@@ -3,10 +3,10 @@
  * `deno task build` bakes in.
  */
 import { fileURLToPath } from "node:url";
-import { PERMISSION_FLAGS } from "../../src/permissions.ts";
+import { PERMISSION_FLAGS } from "../src/permissions.ts";
 
 /** Absolute path of main.ts. */
-export const MAIN = fileURLToPath(new URL("../../main.ts", import.meta.url));
+export const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 /** What a CLI run produced. */
 export interface CliResult {

@@ -1,7 +1,7 @@
 /** Episodes, configs and temporary directories for tests. */
 import { join } from "node:path";
-import { DONE_MARKER } from "../../src/episodes/scan.ts";
-import { META_FILE } from "../../src/episodes/preflight.ts";
+import { DONE_MARKER } from "../src/episodes/scan.ts";
+import { META_FILE } from "../src/episodes/preflight.ts";
 import type { Pki } from "./pki.ts";
 
 /** A valid 40-hex commit. */
