@@ -25,6 +25,11 @@ export const DEFAULTS = {
   /** 1 GiB of episode files (before compression). */
   maxEpisodeBytes: 1024 ** 3,
   compression: "gzip" as Compression,
+  uploadConcurrency: 2,
+  /** 0: no cap. */
+  maxBytesPerSecond: 0,
+  /** How long an upload in flight may finish after SIGTERM; well under systemd's 90 s. */
+  stopGraceS: 20,
 } as const;
 
 /** The `[receiver]` table. */
@@ -54,6 +59,16 @@ export interface Config {
   keepLocalForDays: number;
   maxEpisodeBytes: number;
   compression: Compression;
+  /** zlib level (1–9) for gzip, zstd level (1–19) for zstd; undefined: the format's default. */
+  compressionLevel?: number;
+  /** Episodes uploaded at once. */
+  uploadConcurrency: number;
+  /** Upload bandwidth cap for the whole host, bytes per second; 0 means none. */
+  maxBytesPerSecond: number;
+  /** Grace period for an upload in flight after SIGTERM/SIGINT. */
+  stopGraceS: number;
+  /** node_exporter textfile collector path, written after each pass; undefined: none. */
+  metricsTextfile?: string;
 }
 
 /** Options for {@linkcode loadConfig}. */
@@ -187,9 +202,18 @@ export async function loadConfig(
     requestTimeoutS: r.positiveNumber("shipper.request_timeout_s", DEFAULTS.requestTimeoutS),
     backoffSeconds: r.positiveNumbers("shipper.backoff_seconds", DEFAULTS.backoffSeconds),
     maxEpisodeBytes: r.integer("shipper.max_episode_bytes", DEFAULTS.maxEpisodeBytes, 1),
-    compression: r.oneOf("shipper.compression", ["gzip", "none"], DEFAULTS.compression),
+    compression: r.oneOf("shipper.compression", ["gzip", "zstd", "none"], DEFAULTS.compression),
+    uploadConcurrency: r.integer("shipper.upload_concurrency", DEFAULTS.uploadConcurrency, 1),
+    maxBytesPerSecond: r.integer("shipper.max_bytes_per_second", DEFAULTS.maxBytesPerSecond, 0),
+    stopGraceS: r.positiveNumber("shipper.stop_grace_s", DEFAULTS.stopGraceS),
     keepLocalForDays: r.integer("retention.keep_local_for_days", DEFAULTS.keepLocalForDays, 0),
   };
+  const compressionLevel = r.get("shipper.compression_level") === undefined
+    ? undefined
+    : r.integer("shipper.compression_level", 0, 1);
+  if (compressionLevel !== undefined) config.compressionLevel = compressionLevel;
+  const metricsTextfile = path("shipper.metrics_textfile");
+  if (metricsTextfile !== undefined) config.metricsTextfile = metricsTextfile;
   warnings.unshift(...r.unknownKeyWarnings());
   return { config, warnings };
 }

@@ -117,6 +117,7 @@ export async function packEpisode(
   outPath: string,
   options: PackOptions = {},
 ): Promise<PackResult> {
+  if (options.compression === "zstd") throw new TypeError("zstd packing is not built yet");
   // CompressionStream is typed as taking any BufferSource; it is fed Uint8Array only.
   const pipe = (options.compression ?? "gzip") === "gzip"
     ? new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>

@@ -17,13 +17,17 @@ export const HEADER = {
 } as const;
 
 /** How an episode is compressed on the wire. */
-export type Compression = "gzip" | "none";
+export type Compression = "gzip" | "zstd" | "none";
+
+/** Every compression, in the order extensions are tried when parsing a path. */
+export const COMPRESSIONS: readonly Compression[] = ["gzip", "zstd", "none"];
 
 /** File extension and Content-Type for each compression. */
 export const COMPRESSION_FORMAT: Readonly<
   Record<Compression, { extension: string; contentType: string }>
 > = {
   gzip: { extension: ".tar.gz", contentType: "application/gzip" },
+  zstd: { extension: ".tar.zst", contentType: "application/zstd" },
   none: { extension: ".tar", contentType: "application/x-tar" },
 };
 
@@ -47,7 +51,7 @@ export function episodePath(hostId: string, episodeId: string, compression: Comp
 export function parseEpisodePath(
   path: string,
 ): { hostId: string; episodeId: string; compression: Compression } | null {
-  const m = /^\/v1\/episodes\/([^/]+)\/([^/]+?)(\.tar\.gz|\.tar)$/.exec(path);
+  const m = /^\/v1\/episodes\/([^/]+)\/([^/]+?)(\.tar\.gz|\.tar\.zst|\.tar)$/.exec(path);
   if (!m || m[1] === undefined || m[2] === undefined) return null;
   let hostId: string, episodeId: string;
   try {
@@ -57,7 +61,8 @@ export function parseEpisodePath(
     return null;
   }
   if (!isValidId(hostId) || !isValidId(episodeId)) return null;
-  return { hostId, episodeId, compression: m[3] === ".tar" ? "none" : "gzip" };
+  const compression = COMPRESSIONS.find((c) => COMPRESSION_FORMAT[c].extension === m[3]) ?? "gzip";
+  return { hostId, episodeId, compression };
 }
 
 /** The RFC 9530 `Content-Digest` value for a base64 SHA-256 digest. */

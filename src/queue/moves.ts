@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { fsyncDir, moveDirNoClobber, removeDurably, writeJsonAtomic } from "../fs/atomic.ts";
 import { type QuarantineReason, REASON_FILE } from "./reason.ts";
 import { type Layout, STATE_SUFFIX, statePath, tarballPath } from "./layout.ts";
-import { COMPRESSION_FORMAT } from "../protocol/protocol.ts";
+import { COMPRESSION_FORMAT, COMPRESSIONS } from "../protocol/protocol.ts";
 import { TEMP_SUFFIX } from "../fs/atomic.ts";
 
 /** Creates the directories under an existing `data_root`. */
@@ -42,7 +42,7 @@ export function shipEpisode(layout: Layout, episodeDir: string): Promise<string>
 
 /** Removes an episode's tarballs and state from `outbox/`. */
 export async function removeOutboxFiles(layout: Layout, episodeId: string): Promise<void> {
-  for (const compression of ["gzip", "none"] as const) {
+  for (const compression of COMPRESSIONS) {
     await removeDurably(tarballPath(layout, episodeId, compression));
   }
   await removeDurably(statePath(layout, episodeId));
@@ -52,8 +52,7 @@ function outboxIdOf(name: string): string | null {
   for (
     const suffix of [
       STATE_SUFFIX,
-      COMPRESSION_FORMAT.gzip.extension,
-      COMPRESSION_FORMAT.none.extension,
+      ...COMPRESSIONS.map((c) => COMPRESSION_FORMAT[c].extension),
     ]
   ) {
     if (name.endsWith(suffix)) return name.slice(0, -suffix.length);

@@ -1,5 +1,5 @@
 /** Per-episode upload state, persisted beside the tarball so attempts survive restarts. */
-import { type Compression, isValidCommit } from "../protocol/protocol.ts";
+import { type Compression, COMPRESSIONS, isValidCommit } from "../protocol/protocol.ts";
 
 /** What `outbox/<id>.state.json` holds. */
 export interface EpisodeState {
@@ -29,7 +29,7 @@ export function parseState(text: string): EpisodeState | null {
   if (typeof value !== "object" || value === null) return null;
   const s = value as Record<string, unknown>;
   const ok = typeof s.episode_id === "string" &&
-    (s.compression === "gzip" || s.compression === "none") &&
+    COMPRESSIONS.includes(s.compression as Compression) &&
     Number.isSafeInteger(s.size) && typeof s.sha256 === "string" && isValidCommit(s.commit) &&
     Number.isSafeInteger(s.attempts) &&
     (s.next_attempt_at === null || typeof s.next_attempt_at === "string");

@@ -203,8 +203,8 @@ const ERRORS: [string, string, RegExp][] = [
   ],
   [
     "compression unknown",
-    `${MINIMAL}[shipper]\ncompression = "zstd"\n`,
-    /: shipper\.compression: must be one of "gzip", "none", got "zstd"$/,
+    `${MINIMAL}[shipper]\ncompression = "brotli"\n`,
+    /: shipper\.compression: must be one of "gzip", "zstd", "none", got "brotli"$/,
   ],
   [
     "keep_local_for_days fraction",
