@@ -43,7 +43,11 @@ export async function main(args: readonly string[]): Promise<number> {
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
-    const io = { logger, stdout, signal: controller.signal, env };
+    const onHangup = (listener: () => void) => {
+      Deno.addSignalListener("SIGHUP", listener);
+      return () => Deno.removeSignalListener("SIGHUP", listener);
+    };
+    const io = { logger, stdout, signal: controller.signal, env, onHangup };
     return command.kind === "collector"
       ? await runCollector({ configPath: command.configPath }, io)
       : await runShipper({ configPath: command.configPath, once: command.once }, io);

@@ -4,7 +4,8 @@ import type { Logger } from "../log/log.ts";
 import { layoutOf } from "../queue/layout.ts";
 import { lockDataRoot, LockHeldError } from "../queue/lock.ts";
 import { runPass } from "../queue/pass.ts";
-import { retryDelayMs } from "../queue/backoff.ts";
+import { Service } from "../queue/service.ts";
+import { serviceStatus, writeServiceStatus } from "../queue/status_file.ts";
 import { EXIT } from "./args.ts";
 import { exitCodeOf, formatSummary } from "./summary.ts";
 
@@ -15,20 +16,8 @@ export interface RunIo {
   /** Aborted on SIGTERM/SIGINT. */
   signal: AbortSignal;
   env: (name: string) => string | undefined;
-}
-
-/** Sleeps `ms`, or less when `signal` aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
+  /** Registers a SIGHUP listener; returns its removal. */
+  onHangup?: (listener: () => void) => () => void;
 }
 
 /** Runs the shipper; returns the exit code. */
@@ -75,27 +64,35 @@ export async function runShipper(
       for (const line of formatSummary(summary)) io.stdout(line);
       return exitCodeOf(summary);
     }
-    logger.info("started", {
-      host_id: config.hostId,
-      data_root: config.dataRoot,
-      receiver: config.receiver.url,
-      scan_interval_s: config.scanIntervalS,
+    const service = new Service({
+      config,
+      logger,
+      stop: io.signal,
+      reload: async () => {
+        const next = await loadConfig(options.configPath, { env: io.env });
+        if (next.config.dataRoot !== config.dataRoot) {
+          throw new ConfigError(
+            options.configPath,
+            "paths.data_root",
+            "cannot change while running; restart the service",
+          );
+        }
+        if (next.config.receiver.bearerToken) logger.redact(next.config.receiver.bearerToken);
+        for (const warning of next.warnings) logger.warn(warning);
+        return next.config;
+      },
+      afterPass: (_summary, memory, current) =>
+        writeServiceStatus(current.dataRoot, serviceStatus(memory, Deno.pid, Date.now())),
     });
-    // While the collector is down or refusing us, passes slow down on the backoff schedule, so
-    // a dead collector sees one probe per interval rather than one per scan.
-    let troubledPasses = 0;
-    while (!io.signal.aborted) {
-      const summary = await runPass({ config, logger, signal: io.signal });
-      troubledPasses = summary.paused || summary.collectorDown ? troubledPasses + 1 : 0;
-      const wait = troubledPasses > 0
-        ? Math.max(
-          config.scanIntervalS * 1000,
-          retryDelayMs(troubledPasses - 1, config.backoffSeconds, null, Math.random),
-        )
-        : config.scanIntervalS * 1000;
-      await sleep(wait, io.signal);
+    const removeHangup = io.onHangup?.(() => {
+      logger.info("SIGHUP: reloading the config before the next pass");
+      service.requestReload();
+    });
+    try {
+      await service.run();
+    } finally {
+      removeHangup?.();
     }
-    logger.info("stopped");
     return EXIT.ok;
   } finally {
     lock.release();

@@ -4,7 +4,8 @@ import { EXIT } from "./args.ts";
 
 function list(ids: string[], limit = 8): string {
   if (ids.length === 0) return "";
-  const shown = ids.slice(0, limit).join(", ");
+  // Uploads run concurrently, so completion order varies: list by name.
+  const shown = [...ids].sort().slice(0, limit).join(", ");
   return ` (${shown}${ids.length > limit ? `, … ${ids.length - limit} more` : ""})`;
 }
 

@@ -15,6 +15,9 @@ export function tempPathFor(path: string, dir: string = dirname(path)): string {
   return join(dir, `${basename(path)}.${crypto.randomUUID().slice(0, 8)}${TEMP_SUFFIX}`);
 }
 
+/** Mode of every file the shipper writes under `data_root`: owner read-write, group read. */
+export const FILE_MODE = 0o640;
+
 /** fsyncs a directory so a rename or create inside it is durable. */
 export async function fsyncDir(dir: string): Promise<void> {
   const handle = await Deno.open(dir, { read: true });
@@ -41,7 +44,8 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const temp = tempPathFor(path, tempDir);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const handle = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+  // Nothing the shipper writes is world-readable (SPEC §3); the service group may read.
+  const handle = await Deno.open(temp, { write: true, createNew: true, mode: FILE_MODE });
   try {
     await writeAll(handle, bytes);
     await handle.sync();
@@ -86,13 +90,26 @@ function isOccupied(error: unknown): boolean {
   return code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR";
 }
 
+/** Options for {@linkcode moveDirNoClobber}. */
+export interface MoveOptions {
+  /**
+   * Collects the directories to fsync instead of syncing them at once, so a pass can sync each
+   * directory once for all its moves. @default {undefined: sync now}
+   */
+  syncLater?: Set<string>;
+}
+
 /**
  * Moves directory `source` into `destDir` under its own name, or `<name>.2`, `<name>.3`, … when
  * that is taken: never overwrites. One `rename(2)`, which refuses to replace a non-empty directory
  * or a file, so two movers racing for a name cannot both win and nothing is lost. (It may replace
  * an empty directory, which holds nothing.) Returns the destination path.
  */
-export async function moveDirNoClobber(source: string, destDir: string): Promise<string> {
+export async function moveDirNoClobber(
+  source: string,
+  destDir: string,
+  options: MoveOptions = {},
+): Promise<string> {
   const name = basename(source);
   for (let n = 1;; n++) {
     const dest = join(destDir, candidateName(name, n));
@@ -102,8 +119,12 @@ export async function moveDirNoClobber(source: string, destDir: string): Promise
       if (isOccupied(error)) continue;
       throw error;
     }
-    await fsyncDir(destDir);
-    await fsyncDir(dirname(source));
+    if (options.syncLater) {
+      options.syncLater.add(destDir).add(dirname(source));
+    } else {
+      await fsyncDir(destDir);
+      await fsyncDir(dirname(source));
+    }
     return dest;
   }
 }

@@ -20,3 +20,12 @@ export function retryDelayMs(
   const jittered = Math.round(base * (1 - JITTER + 2 * JITTER * random()));
   return Math.max(jittered, Math.min(retryAfterMs ?? 0, RETRY_AFTER_CAP_MS));
 }
+
+/**
+ * The longest wait the schedule or a `Retry-After` can ask for. A due time further away than this
+ * was computed under a clock that has since jumped back, and is treated as due.
+ */
+export function longestWaitMs(schedule: readonly number[]): number {
+  const longest = Math.max(...schedule) * 1000 * (1 + JITTER);
+  return Math.max(Math.ceil(longest), RETRY_AFTER_CAP_MS);
+}

@@ -3,7 +3,13 @@
  * `data_root`, and the cleanup of its files in `outbox/`.
  */
 import { join } from "node:path";
-import { fsyncDir, moveDirNoClobber, removeDurably, writeJsonAtomic } from "../fs/atomic.ts";
+import {
+  fsyncDir,
+  moveDirNoClobber,
+  type MoveOptions,
+  removeDurably,
+  writeJsonAtomic,
+} from "../fs/atomic.ts";
 import { type QuarantineReason, REASON_FILE } from "./reason.ts";
 import { type Layout, STATE_SUFFIX, statePath, tarballPath } from "./layout.ts";
 import { COMPRESSION_FORMAT, COMPRESSIONS } from "../protocol/protocol.ts";
@@ -25,10 +31,11 @@ export async function quarantineEpisode(
   layout: Layout,
   episodeDir: string,
   reason: QuarantineReason,
+  options: MoveOptions = {},
 ): Promise<string> {
   // The temporary file lives in outbox/ (cleaned at every start), never in the episode.
   await writeJsonAtomic(join(episodeDir, REASON_FILE), reason, layout.outbox);
-  return await moveDirNoClobber(episodeDir, layout.quarantine);
+  return await moveDirNoClobber(episodeDir, layout.quarantine, options);
 }
 
 /**
@@ -36,8 +43,21 @@ export async function quarantineEpisode(
  * packs to the bytes the collector holds; the rename sets the directory's ctime, which is when it
  * entered `shipped/` (what retention measures).
  */
-export function shipEpisode(layout: Layout, episodeDir: string): Promise<string> {
-  return moveDirNoClobber(episodeDir, layout.shipped);
+export function shipEpisode(
+  layout: Layout,
+  episodeDir: string,
+  options: MoveOptions = {},
+): Promise<string> {
+  return moveDirNoClobber(episodeDir, layout.shipped, options);
+}
+
+/** Removes an episode's tarballs from `outbox/`, keeping its state (and so its verdict). */
+export async function removeTarballs(layout: Layout, episodeId: string): Promise<void> {
+  for (const compression of COMPRESSIONS) {
+    await Deno.remove(tarballPath(layout, episodeId, compression)).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
 }
 
 /** Removes an episode's tarballs and state from `outbox/`. */
@@ -62,8 +82,10 @@ function outboxIdOf(name: string): string | null {
 
 /**
  * Makes `outbox/` consistent after a crash: removes partial writes, files of episodes that are no
- * longer in `episodes/` (shipped or quarantined just before the crash), tarballs without a state
- * file (repacked on demand). Files it does not know are left alone. Returns what was removed.
+ * longer in `episodes/` (shipped or quarantined just before the crash, or moved by an operator),
+ * tarballs without a state file (repacked on demand). Files it does not know are left alone.
+ * A tarball whose state holds the collector's verdict is removed by the pass that finishes the
+ * move. Returns what was removed.
  */
 export async function recoverOutbox(layout: Layout): Promise<string[]> {
   const removed: string[] = [];

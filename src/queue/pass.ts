@@ -1,37 +1,78 @@
 /**
- * One pass over `data_root`: scan, preflight, pack, upload, move. The daemon runs it every
- * `scan_interval_s`; `--once` runs it once. Decisions come from pure functions (preflight, decide);
- * this file reads the disk and the network and applies them.
+ * One pass over `data_root`: recover, scan, then for each complete episode the step the planner
+ * chooses (finish a recorded verdict, wait, prepare = preflight + pack, upload), with up to
+ * `upload_concurrency` episodes in flight. The host's upload gate (`gate.ts`) and what the pass
+ * learns (local failures, preflight results) live in {@linkcode QueueMemory}, which the service
+ * keeps from pass to pass. Decisions are pure functions; this file applies them.
  */
-import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
 import { scanEpisodes } from "../episodes/scan.ts";
 import { walkEpisode } from "../episodes/walk.ts";
-import { META_FILE, preflight } from "../episodes/preflight.ts";
+import { preflight } from "../episodes/preflight.ts";
 import { EpisodeChangedError, packEpisode } from "../pack/pack.ts";
 import { put, type PutRequest, type PutResponse } from "../upload/put.ts";
-import {
-  COMPRESSION_FORMAT,
-  contentDigest,
-  episodePath,
-  HEADER,
-  isValidId,
-} from "../protocol/protocol.ts";
+import { parseRetryAfter } from "../upload/classify.ts";
+import { isValidId } from "../protocol/protocol.ts";
+import { episodeRequest } from "../protocol/request.ts";
 import { fsyncDir, tempPathFor, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeBase64 } from "../protocol/_base64.ts";
-import { VERSION } from "../version.ts";
 import { type Layout, layoutOf, statePath, tarballPath } from "./layout.ts";
-import { type EpisodeState, readState } from "./state.ts";
+import { type EpisodeState, readState, type RecordedVerdict } from "./state.ts";
 import { type Action, type Attempt, decide } from "./outcome.ts";
 import { quarantineReason, type QuarantineSource } from "./reason.ts";
+import { longestWaitMs, retryDelayMs } from "./backoff.ts";
+import {
+  admission,
+  afterAnswer,
+  afterFailure,
+  type Gate,
+  type PauseWhy,
+  UNPROVEN,
+} from "./gate.ts";
+import { type LocalFailure, planEpisode, waitsUntil } from "./planner.ts";
+import { preflightKey, readEpisodeMeta } from "./_preflight_io.ts";
 import {
   ensureLayout,
   quarantineEpisode,
   recoverOutbox,
   removeOutboxFiles,
+  removeTarballs,
   shipEpisode,
 } from "./moves.ts";
+
+/** Counters since the service started, for status and metrics. */
+export interface Counters {
+  shipped: number;
+  duplicates: number;
+  quarantined: number;
+  failed_attempts: number;
+  bytes_shipped: number;
+}
+
+/** What the service keeps from one pass to the next. */
+export interface QueueMemory {
+  gate: Gate;
+  /** Episodes whose last local step failed, backed off on the schedule. */
+  localFailures: Map<string, LocalFailure>;
+  /** Preflight results by episode, keyed so a change to the episode is noticed. */
+  preflightCache: Map<string, { key: string; commit: string }>;
+  counters: Counters;
+  lastSuccess: { at: number; episode: string } | null;
+  lastError: { at: number; message: string } | null;
+}
+
+/** A fresh memory: gate open, nothing learnt. */
+export function newMemory(): QueueMemory {
+  return {
+    gate: UNPROVEN,
+    localFailures: new Map(),
+    preflightCache: new Map(),
+    counters: { shipped: 0, duplicates: 0, quarantined: 0, failed_attempts: 0, bytes_shipped: 0 },
+    lastSuccess: null,
+    lastError: null,
+  };
+}
 
 /** Options for {@linkcode runPass}. */
 export interface PassOptions {
@@ -41,10 +82,16 @@ export interface PassOptions {
   now?: () => number;
   /** Jitter source. @default {Math.random} */
   random?: () => number;
-  /** Aborting stops starting new work and aborts an upload in flight. */
+  /** Aborting stops starting new work. */
   signal?: AbortSignal;
+  /** Aborting also aborts uploads and packs in flight. @default {signal} */
+  abortSignal?: AbortSignal;
   /** The HTTP client. @default {put} */
   put?: (request: PutRequest) => Promise<PutResponse>;
+  /** Kept by the service between passes. @default {a fresh one} */
+  memory?: QueueMemory;
+  /** Told when an upload starts and ends (progress on a terminal). */
+  onUpload?: (event: { id: string; bytes: number; done: boolean }) => void;
 }
 
 /** Why uploads stopped for the rest of a pass. */
@@ -66,16 +113,24 @@ export interface PassSummary {
   incomplete: string[];
   /** Entries of `episodes/` that are not directories. */
   ignored: string[];
-  /** Set when the collector refused our credentials or URL: uploads stopped. */
+  /** Set when the collector refused our credentials or URL in this pass: uploads stopped. */
   paused: Pause | null;
   /** Set when a transient failure stopped further uploads this pass. */
   collectorDown: string | null;
+  /** Requests sent this pass. */
+  requests: number;
 }
 
 /** Runs one pass. Data root must exist; the caller holds its lock. */
 export async function runPass(options: PassOptions): Promise<PassSummary> {
   return await new Pass(options).run();
 }
+
+const PAUSE_TEXT: Record<PauseWhy, string> = {
+  credentials: "collector refused our credentials",
+  misconfigured: "collector URL or collector configuration is wrong",
+  "collector-down": "collector unavailable",
+};
 
 class Pass {
   readonly layout: Layout;
@@ -84,6 +139,15 @@ class Pass {
   readonly now: () => number;
   readonly random: () => number;
   readonly put: (request: PutRequest) => Promise<PutResponse>;
+  readonly memory: QueueMemory;
+  readonly maxWaitMs: number;
+  readonly abortSignal: AbortSignal | undefined;
+  /** Directories to fsync once, after this pass's moves. */
+  readonly syncLater = new Set<string>();
+  /** State files of finished episodes, removed once the moves are durable. */
+  readonly finishedStates: string[] = [];
+  /** A probe in flight: other uploads wait for its answer. */
+  probe: Promise<void> | null = null;
   readonly summary: PassSummary = {
     shipped: [],
     duplicates: [],
@@ -93,6 +157,7 @@ class Pass {
     ignored: [],
     paused: null,
     collectorDown: null,
+    requests: 0,
   };
 
   constructor(readonly options: PassOptions) {
@@ -102,13 +167,13 @@ class Pass {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.put = options.put ?? put;
+    this.memory = options.memory ?? newMemory();
+    this.maxWaitMs = longestWaitMs(this.config.backoffSeconds);
+    this.abortSignal = options.abortSignal ?? options.signal;
   }
 
-  get uploadsStopped(): string | null {
-    if (this.summary.paused) {
-      return `uploads paused: collector answered ${this.summary.paused.message}`;
-    }
-    return this.summary.collectorDown;
+  get stopping(): boolean {
+    return this.options.signal?.aborted ?? false;
   }
 
   async run(): Promise<PassSummary> {
@@ -122,74 +187,110 @@ class Pass {
     for (const name of scan.ignored) {
       this.log.debug("ignored entry in episodes/: not a directory", { entry: name });
     }
-    for (const episode of scan.complete) {
-      if (this.options.signal?.aborted) {
-        this.queue(episode.name, "stopping", null);
-        continue;
+    const seen = new Set(scan.complete.map((e) => e.name));
+    for (const id of this.memory.preflightCache.keys()) {
+      if (!seen.has(id)) this.memory.preflightCache.delete(id);
+    }
+    for (const id of this.memory.localFailures.keys()) {
+      if (!seen.has(id)) this.memory.localFailures.delete(id);
+    }
+    const queue = [...scan.complete];
+    const worker = async () => {
+      for (let episode = queue.shift(); episode; episode = queue.shift()) {
+        if (this.stopping) {
+          this.queue(episode.name, "stopping", null);
+          continue;
+        }
+        await this.handleSafely(episode.name, episode.path);
       }
-      try {
-        await this.handle(episode.name, episode.path);
-      } catch (error) {
-        // One episode's local failure (permissions, a full disk) must not stop the others.
-        this.log.error("episode failed locally; will retry", {
-          episode: episode.name,
-          error: describeError(error),
-        });
-        this.queue(episode.name, describeError(error), null);
-      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.max(1, this.config.uploadConcurrency) }, () => worker()),
+    );
+    await this.syncMoves();
+    const paused = this.memory.gate.paused;
+    if (paused && paused.why === "collector-down" && !this.summary.collectorDown) {
+      this.summary.collectorDown = `${PAUSE_TEXT["collector-down"]} (${paused.message})`;
     }
     return this.summary;
+  }
+
+  /** Makes this pass's moves durable, then drops the states that recorded their verdicts. */
+  async syncMoves(): Promise<void> {
+    for (const dir of this.syncLater) await fsyncDir(dir);
+    for (const path of this.finishedStates) {
+      await Deno.remove(path).catch(() => {});
+    }
+    if (this.finishedStates.length > 0) await fsyncDir(this.layout.outbox);
   }
 
   queue(id: string, why: string, nextAttemptAt: number | null): void {
     this.summary.queued.push({ id, why, nextAttemptAt });
   }
 
-  async quarantine(
-    id: string,
-    dir: string,
-    source: QuarantineSource,
-    reason: string,
-    extra: { commit: string | null; httpStatus?: number; responseBody?: string },
-  ): Promise<void> {
-    const record = quarantineReason({
-      episodeId: id,
-      hostId: this.config.hostId,
-      now: this.now(),
-      source,
-      reason,
-      commit: extra.commit,
-      ...(extra.httpStatus !== undefined && { httpStatus: extra.httpStatus }),
-      ...(extra.responseBody !== undefined && { responseBody: extra.responseBody }),
-    });
-    const dest = await quarantineEpisode(this.layout, dir, record);
-    if (isValidId(id)) await removeOutboxFiles(this.layout, id);
-    this.summary.quarantined.push({ id, source, reason });
-    this.log.warn("quarantined", { episode: id, source, reason, to: dest });
+  /** One episode; a local failure (permissions, a full disk) is backed off and never stops the others. */
+  async handleSafely(id: string, dir: string): Promise<void> {
+    try {
+      await this.handle(id, dir);
+      this.memory.localFailures.delete(id);
+    } catch (error) {
+      const previous = this.memory.localFailures.get(id);
+      const attempts = (previous?.attempts ?? 0) + 1;
+      const message = describeError(error);
+      const nextAt = this.now() +
+        retryDelayMs(attempts - 1, this.config.backoffSeconds, null, this.random);
+      this.memory.localFailures.set(id, { attempts, nextAt, error: message });
+      this.memory.lastError = { at: this.now(), message: `${id}: ${message}` };
+      this.log.error("episode failed locally; backing off", {
+        episode: id,
+        error: message,
+        attempt: attempts,
+        next_attempt_at: new Date(nextAt).toISOString(),
+      });
+      this.queue(id, message, nextAt);
+    }
   }
 
   async handle(id: string, dir: string): Promise<void> {
     // Preflight rejects invalid ids; until then an invalid id has no outbox files to look at.
     const state = isValidId(id) ? await readState(statePath(this.layout, id)) : null;
-    if (state && await this.isPacked(id, state)) {
-      if (!this.holdBack(id, state)) await this.upload(id, dir, state);
-      return;
-    }
-    const tree = walkEpisode(dir);
-    const verdict = preflight({
-      name: id,
-      metaText: await readMeta(dir),
-      totalBytes: tree.totalBytes,
-      maxEpisodeBytes: this.config.maxEpisodeBytes,
+    const packed = state !== null && await this.isPacked(id, state);
+    const step = planEpisode({
+      state,
+      packed,
+      local: this.memory.localFailures.get(id),
+      now: this.now(),
+      maxWaitMs: this.maxWaitMs,
     });
-    if (!verdict.send) {
-      await this.quarantine(id, dir, "preflight", verdict.reason, { commit: verdict.commit });
-      return;
+    this.noteClockJump(id, state);
+    switch (step.kind) {
+      case "finish":
+        return await this.finish(id, dir, state as EpisodeState, step.verdict);
+      case "wait":
+        this.log.debug("waiting", {
+          episode: id,
+          until: new Date(step.until).toISOString(),
+          why: step.why,
+        });
+        return this.queue(id, step.why, step.until);
+      case "upload":
+        return await this.upload(id, dir, state as EpisodeState);
+      case "prepare":
+        return await this.prepare(id, dir, state);
     }
-    // Nothing is packed while it could not be sent: a dead collector must not fill the disk.
-    if (this.holdBack(id, state)) return;
-    const packed = await this.pack(id, dir, tree, verdict.commit, state);
-    if (packed) await this.upload(id, dir, packed);
+  }
+
+  noteClockJump(id: string, state: EpisodeState | null): void {
+    const due = state?.next_attempt_at ? Date.parse(state.next_attempt_at) : null;
+    if (waitsUntil(due, this.now(), this.maxWaitMs).clockJump) {
+      this.log.debug(
+        "next attempt time is further away than any backoff; the clock jumped: due now",
+        {
+          episode: id,
+          next_attempt_at: state?.next_attempt_at ?? null,
+        },
+      );
+    }
   }
 
   /** Whether the tarball that `state` describes is in `outbox/`, whole. */
@@ -200,23 +301,102 @@ class Pass {
     return info?.size === state.size;
   }
 
-  /** Whether the episode must wait (uploads stopped, or its backoff not over); queues it if so. */
-  holdBack(id: string, state: EpisodeState | null): boolean {
-    const stopped = this.uploadsStopped;
-    if (stopped) {
-      this.queue(id, stopped, null);
-      return true;
+  /**
+   * Waits until uploads may start. `go: false` holds the episode back (queued with the reason).
+   * When the host is paused (or not yet proven) and a probe is due, the caller becomes the probe:
+   * other uploads wait until it calls `release()`.
+   */
+  async mayUpload(id: string): Promise<{ go: boolean; release: () => void }> {
+    const none = () => {};
+    while (this.probe) await this.probe;
+    if (this.stopping) {
+      this.queue(id, "stopping", null);
+      return { go: false, release: none };
     }
-    const due = state?.next_attempt_at ? Date.parse(state.next_attempt_at) : 0;
-    if (due > this.now()) {
-      this.queue(
-        id,
-        `backing off after ${state?.attempts} failed attempts: ${state?.last_error}`,
-        due,
-      );
-      return true;
+    const gate = this.memory.gate;
+    switch (admission(gate, this.now(), this.maxWaitMs)) {
+      case "open":
+        return { go: true, release: none };
+      case "probe": {
+        this.log[gate.paused ? "info" : "debug"]("probing the collector with one episode", {
+          episode: id,
+          paused_because: gate.paused?.message ?? null,
+        });
+        // Claimed before anything else runs, so exactly one probe is in flight.
+        let release!: () => void;
+        this.probe = new Promise<void>((resolve) => (release = resolve)).then(() => {
+          this.probe = null;
+        });
+        return { go: true, release };
+      }
+      case "closed": {
+        const p = gate.paused!;
+        const why = p.why === "collector-down"
+          ? `${PAUSE_TEXT[p.why]} (${p.message}); probing one episode at a time`
+          : `uploads paused: ${PAUSE_TEXT[p.why]}: ${p.message}`;
+        this.queue(id, why, p.nextProbeAt);
+        return { go: false, release: none };
+      }
     }
-    return false;
+  }
+
+  async quarantine(
+    id: string,
+    dir: string,
+    source: QuarantineSource,
+    reason: string,
+    extra: { commit: string | null; httpStatus?: number; responseBody?: string; at?: number },
+  ): Promise<void> {
+    const record = quarantineReason({
+      episodeId: id,
+      hostId: this.config.hostId,
+      now: extra.at ?? this.now(),
+      source,
+      reason,
+      commit: extra.commit,
+      ...(extra.httpStatus !== undefined && { httpStatus: extra.httpStatus }),
+      ...(extra.responseBody !== undefined && { responseBody: extra.responseBody }),
+    });
+    const dest = await quarantineEpisode(this.layout, dir, record, { syncLater: this.syncLater });
+    this.memory.preflightCache.delete(id);
+    if (isValidId(id) && source !== "collector") await removeOutboxFiles(this.layout, id);
+    this.summary.quarantined.push({ id, source, reason });
+    this.memory.counters.quarantined++;
+    this.log.warn("quarantined", { episode: id, source, reason, to: dest });
+  }
+
+  async prepare(id: string, dir: string, state: EpisodeState | null): Promise<void> {
+    const key = await preflightKey(dir);
+    const cached = this.memory.preflightCache.get(id);
+    // While uploads cannot happen, a known-good episode is not walked again.
+    if (
+      cached?.key === key && admission(this.memory.gate, this.now(), this.maxWaitMs) === "closed"
+    ) {
+      await this.mayUpload(id);
+      return;
+    }
+    const tree = walkEpisode(dir);
+    const verdict = preflight({
+      name: id,
+      metaText: await readEpisodeMeta(dir),
+      totalBytes: tree.totalBytes,
+      maxEpisodeBytes: this.config.maxEpisodeBytes,
+    });
+    if (!verdict.send) {
+      await this.quarantine(id, dir, "preflight", verdict.reason, { commit: verdict.commit });
+      return;
+    }
+    const commit = verdict.commit;
+    this.memory.preflightCache.set(id, { key, commit });
+    // Nothing is packed while it could not be sent: a dead collector must not fill the disk.
+    const gate = await this.mayUpload(id);
+    if (!gate.go) return;
+    try {
+      const packed = await this.pack(id, dir, tree, commit, state);
+      if (packed) await this.send(id, dir, packed);
+    } finally {
+      gate.release();
+    }
   }
 
   async pack(
@@ -275,49 +455,68 @@ class Pass {
   }
 
   async upload(id: string, dir: string, state: EpisodeState): Promise<void> {
-    const { receiver } = this.config;
-    const format = COMPRESSION_FORMAT[state.compression];
-    const headers: Record<string, string> = {
-      "content-type": format.contentType,
-      [HEADER.digest]: contentDigest(state.sha256),
-      [HEADER.hostId]: this.config.hostId,
-      [HEADER.episodeId]: id,
-      [HEADER.commit]: state.commit,
-      "user-agent": `cis490-ship/${VERSION}`,
-    };
-    if (receiver.bearerToken !== undefined) {
-      headers.authorization = `Bearer ${receiver.bearerToken}`;
+    const gate = await this.mayUpload(id);
+    if (!gate.go) return;
+    try {
+      await this.send(id, dir, state);
+    } finally {
+      gate.release();
     }
-    const url = receiver.url + episodePath(this.config.hostId, id, state.compression);
+  }
+
+  /** Sends the packed episode once and applies the answer. */
+  async send(id: string, dir: string, state: EpisodeState): Promise<void> {
+    const { receiver } = this.config;
+    const request = episodeRequest({
+      receiverUrl: receiver.url,
+      hostId: this.config.hostId,
+      episodeId: id,
+      compression: state.compression,
+      sha256: state.sha256,
+      commit: state.commit,
+      ...(receiver.bearerToken !== undefined && { bearerToken: receiver.bearerToken }),
+    });
     let attempt: Attempt;
     const started = performance.now();
+    this.summary.requests++;
+    this.options.onUpload?.({ id, bytes: state.size, done: false });
     try {
       const response = await this.put({
-        url,
-        headers,
+        ...request,
         bodyPath: tarballPath(this.layout, id, state.compression),
         size: state.size,
         timeoutMs: this.config.requestTimeoutS * 1000,
         tls: this.config.tls,
         verifyTls: receiver.verifyTls,
-        ...(this.options.signal && { signal: this.options.signal }),
+        ...(this.abortSignal && { signal: this.abortSignal }),
       });
       attempt = { status: response.status, headers: response.headers, body: response.body };
     } catch (error) {
-      if (this.options.signal?.aborted) {
+      if (this.abortSignal?.aborted) {
         this.queue(id, "stopping", null);
         return;
       }
       attempt = { error: describeError(error) };
+    } finally {
+      this.options.onUpload?.({ id, bytes: state.size, done: true });
     }
+    const now = this.now();
     const action = decide(attempt, {
       attempts: state.attempts,
       backoffSeconds: this.config.backoffSeconds,
-      now: this.now(),
+      now,
       random: this.random,
     });
     const ms = Math.round(performance.now() - started);
-    await this.apply(id, dir, state, action, ms);
+    this.log.info("upload", {
+      episode: id,
+      bytes: state.size,
+      ms,
+      outcome: action.kind,
+      status: "status" in attempt ? attempt.status : null,
+      attempt: state.attempts + 1,
+    });
+    await this.apply(id, dir, state, action, attempt, now);
   }
 
   async apply(
@@ -325,38 +524,43 @@ class Pass {
     dir: string,
     state: EpisodeState,
     action: Action,
-    ms: number,
+    attempt: Attempt,
+    now: number,
   ): Promise<void> {
     switch (action.kind) {
-      case "ship": {
-        await shipEpisode(this.layout, dir);
-        await removeOutboxFiles(this.layout, id);
-        (action.duplicate ? this.summary.duplicates : this.summary.shipped).push(id);
-        this.log.info(
-          action.duplicate ? "duplicate: collector already has it; moved to shipped" : "shipped",
-          {
-            episode: id,
+      case "ship":
+      case "quarantine": {
+        this.memory.gate = afterAnswer(this.memory.gate);
+        const verdict: RecordedVerdict = action.kind === "ship"
+          ? {
+            kind: "ship",
+            duplicate: action.duplicate,
             status: action.status,
-            bytes: state.size,
-            ms,
-          },
-        );
-        return;
+            reason: null,
+            body: null,
+            at: new Date(now).toISOString(),
+          }
+          : {
+            kind: "quarantine",
+            duplicate: false,
+            status: action.status,
+            reason: action.reason,
+            body: action.body,
+            at: new Date(now).toISOString(),
+          };
+        // The answer is durable before anything moves: from here on the episode is never sent
+        // again, even if the move fails and has to be retried by a later pass.
+        await writeJsonAtomic(statePath(this.layout, id), { ...state, verdict });
+        await removeTarballs(this.layout, id);
+        return await this.finish(id, dir, state, verdict);
       }
-      case "quarantine":
-        await this.quarantine(id, dir, "collector", action.reason, {
-          commit: state.commit,
-          httpStatus: action.status,
-          responseBody: action.body,
-        });
-        return;
       case "pause": {
         this.summary.paused = { why: action.why, status: action.status, message: action.message };
-        const what = action.why === "credentials"
-          ? "collector refused our credentials"
-          : "collector URL or collector configuration is wrong";
+        this.hostFailed(action.why, action.message, null);
         this.log.error(
-          `${what}: uploads paused, nothing quarantined; fix the config or the collector`,
+          `${
+            PAUSE_TEXT[action.why]
+          }: uploads paused, nothing quarantined; fix the config or the collector`,
           {
             episode: id,
             status: action.status,
@@ -364,7 +568,7 @@ class Pass {
             url: this.config.receiver.url,
           },
         );
-        this.queue(id, `${what}: ${action.message}`, null);
+        this.queue(id, `${PAUSE_TEXT[action.why]}: ${action.message}`, null);
         return;
       }
       case "retry": {
@@ -375,25 +579,66 @@ class Pass {
           last_error: action.error,
         };
         await writeJsonAtomic(statePath(this.layout, id), next);
-        this.summary.collectorDown =
-          `collector unavailable (${action.error}); probing one episode at a time`;
+        this.memory.counters.failed_attempts++;
+        const retryAfter = "status" in attempt
+          ? parseRetryAfter(attempt.headers["retry-after"], now)
+          : null;
+        this.hostFailed("collector-down", action.error, retryAfter);
+        this.summary.collectorDown = `${
+          PAUSE_TEXT["collector-down"]
+        } (${action.error}); probing one episode at a time`;
         this.log.warn("upload failed; will retry", {
           episode: id,
           attempt: action.attempts,
           error: action.error,
           next_attempt_at: next.next_attempt_at,
+          next_probe_at: this.memory.gate.paused
+            ? new Date(this.memory.gate.paused.nextProbeAt).toISOString()
+            : null,
         });
         this.queue(id, action.error, action.nextAttemptAt);
         return;
       }
     }
   }
-}
 
-/** The text of `meta.json`, or null when it is missing or not a regular file (never followed). */
-async function readMeta(dir: string): Promise<string | null> {
-  const path = join(dir, META_FILE);
-  const info = await Deno.lstat(path).catch(() => null);
-  if (!info?.isFile) return null;
-  return await Deno.readTextFile(path).catch(() => null);
+  hostFailed(why: PauseWhy, message: string, retryAfterMs: number | null): void {
+    this.memory.gate = afterFailure(this.memory.gate, { why, message, retryAfterMs }, {
+      now: this.now(),
+      backoffSeconds: this.config.backoffSeconds,
+      random: this.random,
+    });
+    this.memory.lastError = { at: this.now(), message: `${PAUSE_TEXT[why]}: ${message}` };
+  }
+
+  /** Moves an episode the collector has answered about; retried by later passes if it fails. */
+  async finish(
+    id: string,
+    dir: string,
+    state: EpisodeState,
+    verdict: RecordedVerdict,
+  ): Promise<void> {
+    await removeTarballs(this.layout, id);
+    if (verdict.kind === "ship") {
+      await shipEpisode(this.layout, dir, { syncLater: this.syncLater });
+      (verdict.duplicate ? this.summary.duplicates : this.summary.shipped).push(id);
+      if (verdict.duplicate) this.memory.counters.duplicates++;
+      else this.memory.counters.shipped++;
+      this.memory.counters.bytes_shipped += state.size;
+      this.memory.lastSuccess = { at: this.now(), episode: id };
+      this.log.info(
+        verdict.duplicate ? "duplicate: collector already has it; moved to shipped" : "shipped",
+        { episode: id, status: verdict.status, bytes: state.size },
+      );
+    } else {
+      await this.quarantine(id, dir, "collector", verdict.reason ?? `HTTP ${verdict.status}`, {
+        commit: state.commit,
+        httpStatus: verdict.status,
+        ...(verdict.body !== null && { responseBody: verdict.body }),
+        at: Date.parse(verdict.at),
+      });
+    }
+    this.memory.preflightCache.delete(id);
+    this.finishedStates.push(statePath(this.layout, id));
+  }
 }

@@ -16,6 +16,33 @@ export interface EpisodeState {
   /** When the next attempt is due (RFC 3339), or null for "now". */
   next_attempt_at: string | null;
   last_error: string | null;
+  /**
+   * The collector's answer, recorded durably before the episode is moved: once it is here the
+   * episode is never sent again, and later passes finish the move without the network.
+   */
+  verdict?: RecordedVerdict;
+}
+
+/** A collector's final answer about an episode. */
+export interface RecordedVerdict {
+  kind: "ship" | "quarantine";
+  /** A 409: the collector already had it. */
+  duplicate: boolean;
+  status: number;
+  /** For a quarantine: the readable reason. */
+  reason: string | null;
+  /** For a quarantine: the first 4 KiB of the answer, secrets scrubbed. */
+  body: string | null;
+  /** When it was answered (RFC 3339). */
+  at: string;
+}
+
+function isVerdict(v: unknown): v is RecordedVerdict {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return (r.kind === "ship" || r.kind === "quarantine") && typeof r.duplicate === "boolean" &&
+    Number.isSafeInteger(r.status) && (r.reason === null || typeof r.reason === "string") &&
+    (r.body === null || typeof r.body === "string") && typeof r.at === "string";
 }
 
 /** Parses a state file's text; null when it is not a state this version wrote (repack then). */
@@ -32,7 +59,8 @@ export function parseState(text: string): EpisodeState | null {
     COMPRESSIONS.includes(s.compression as Compression) &&
     Number.isSafeInteger(s.size) && typeof s.sha256 === "string" && isValidCommit(s.commit) &&
     Number.isSafeInteger(s.attempts) &&
-    (s.next_attempt_at === null || typeof s.next_attempt_at === "string");
+    (s.next_attempt_at === null || typeof s.next_attempt_at === "string") &&
+    (s.verdict === undefined || isVerdict(s.verdict));
   return ok ? (s as unknown as EpisodeState) : null;
 }
 

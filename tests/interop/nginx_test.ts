@@ -77,7 +77,7 @@ Deno.test("shipper → nginx: every episode kind and every §4 row ends where th
     await using lab = await makeLab({
       url: nginx.url,
       pki,
-      shipper: "max_episode_bytes = 5000000",
+      shipper: "max_episode_bytes = 5000000\nupload_concurrency = 1",
     });
     // Incompressible, so the tarball is still being sent when nginx answers 413 from the headers.
     const noise = new Uint8Array(3 * 1024 * 1024);

@@ -1,0 +1,29 @@
+/** The disk reads preflight needs, and the key its cached result is kept under. */
+import { join } from "node:path";
+import { META_FILE } from "../episodes/preflight.ts";
+import { DONE_MARKER } from "../episodes/scan.ts";
+
+function stamp(info: Deno.FileInfo | null): string {
+  if (!info) return "-";
+  return `${info.ino}:${info.size}:${info.mtime?.getTime() ?? 0}:${info.ctime?.getTime() ?? 0}`;
+}
+
+/**
+ * A key that changes when the episode directory, its `done.marker` or its `meta.json` changes:
+ * a cached preflight result is used only while the key is the same. (The tree is walked again
+ * before packing anyway, so the size limit is always checked on what is packed.)
+ */
+export async function preflightKey(dir: string): Promise<string> {
+  const [d, m, meta] = await Promise.all(
+    [dir, join(dir, DONE_MARKER), join(dir, META_FILE)].map((p) => Deno.lstat(p).catch(() => null)),
+  );
+  return [stamp(d ?? null), stamp(m ?? null), stamp(meta ?? null)].join("|");
+}
+
+/** The text of `meta.json`, or null when it is missing or not a regular file (never followed). */
+export async function readEpisodeMeta(dir: string): Promise<string | null> {
+  const path = join(dir, META_FILE);
+  const info = await Deno.lstat(path).catch(() => null);
+  if (!info?.isFile) return null;
+  return await Deno.readTextFile(path).catch(() => null);
+}
