@@ -85,9 +85,12 @@ function candidateName(name: string, n: number): string {
 }
 
 /** Whether a rename failed because the destination name is taken by something with content. */
-function isOccupied(error: unknown): boolean {
+async function isOccupied(error: unknown, dest: string): Promise<boolean> {
   const code = (error as { code?: unknown }).code;
-  return code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR";
+  if (code === "ENOTEMPTY" || code === "EEXIST") return true;
+  // ENOTDIR also comes from a destination directory that is not one: only a taken name counts.
+  if (code === "ENOTDIR") return (await Deno.lstat(dest).catch(() => null)) !== null;
+  return false;
 }
 
 /** Options for {@linkcode moveDirNoClobber}. */
@@ -116,7 +119,7 @@ export async function moveDirNoClobber(
     try {
       await Deno.rename(source, dest);
     } catch (error) {
-      if (isOccupied(error)) continue;
+      if (await isOccupied(error, dest)) continue;
       throw error;
     }
     if (options.syncLater) {

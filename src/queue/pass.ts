@@ -55,6 +55,11 @@ export interface QueueMemory {
   gate: Gate;
   /** Episodes whose last local step failed, backed off on the schedule. */
   localFailures: Map<string, LocalFailure>;
+  /**
+   * States holding a verdict, kept in memory too: if the disk refuses to record an answer, this
+   * process still never sends that episode again.
+   */
+  answered: Map<string, EpisodeState>;
   /** Preflight results by episode, keyed so a change to the episode is noticed. */
   preflightCache: Map<string, { key: string; commit: string }>;
   counters: Counters;
@@ -67,6 +72,7 @@ export function newMemory(): QueueMemory {
   return {
     gate: UNPROVEN,
     localFailures: new Map(),
+    answered: new Map(),
     preflightCache: new Map(),
     counters: { shipped: 0, duplicates: 0, quarantined: 0, failed_attempts: 0, bytes_shipped: 0 },
     lastSuccess: null,
@@ -191,8 +197,8 @@ class Pass {
     for (const id of this.memory.preflightCache.keys()) {
       if (!seen.has(id)) this.memory.preflightCache.delete(id);
     }
-    for (const id of this.memory.localFailures.keys()) {
-      if (!seen.has(id)) this.memory.localFailures.delete(id);
+    for (const map of [this.memory.localFailures, this.memory.answered]) {
+      for (const id of map.keys()) if (!seen.has(id)) map.delete(id);
     }
     const queue = [...scan.complete];
     const worker = async () => {
@@ -253,7 +259,8 @@ class Pass {
 
   async handle(id: string, dir: string): Promise<void> {
     // Preflight rejects invalid ids; until then an invalid id has no outbox files to look at.
-    const state = isValidId(id) ? await readState(statePath(this.layout, id)) : null;
+    const state = this.memory.answered.get(id) ??
+      (isValidId(id) ? await readState(statePath(this.layout, id)) : null);
     const packed = state !== null && await this.isPacked(id, state);
     const step = planEpisode({
       state,
@@ -550,7 +557,9 @@ class Pass {
           };
         // The answer is durable before anything moves: from here on the episode is never sent
         // again, even if the move fails and has to be retried by a later pass.
-        await writeJsonAtomic(statePath(this.layout, id), { ...state, verdict });
+        const answered = { ...state, verdict };
+        this.memory.answered.set(id, answered);
+        await writeJsonAtomic(statePath(this.layout, id), answered);
         await removeTarballs(this.layout, id);
         return await this.finish(id, dir, state, verdict);
       }
@@ -639,6 +648,7 @@ class Pass {
       });
     }
     this.memory.preflightCache.delete(id);
+    this.memory.answered.delete(id);
     this.finishedStates.push(statePath(this.layout, id));
   }
 }
