@@ -5,32 +5,15 @@
 import { isAbsolute, resolve } from "node:path";
 import { ConfigError, readTomlFile, TableReader } from "./_reader.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls_files.ts";
+import { CONFIG_KEYS, DEFAULTS } from "./keys.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import type { Compression } from "../protocol/protocol.ts";
 
-export { ConfigError };
+export { CONFIG_KEYS, ConfigError, DEFAULTS };
 export type { TlsMaterial };
 
 /** Where the config is read from when neither `--config` nor `$CIS490_CONFIG` says otherwise. */
 export const DEFAULT_CONFIG_PATH = "/etc/cis490/lab-host.toml";
-
-/** Every default, by key. */
-export const DEFAULTS = {
-  dataRoot: "/var/lib/cis490/data",
-  verifyTls: true,
-  scanIntervalS: 5.0,
-  requestTimeoutS: 60.0,
-  backoffSeconds: [1, 2, 4, 8, 16, 32, 60, 120, 300] as readonly number[],
-  keepLocalForDays: 7,
-  /** 1 GiB of episode files (before compression). */
-  maxEpisodeBytes: 1024 ** 3,
-  compression: "gzip" as Compression,
-  uploadConcurrency: 2,
-  /** 0: no cap. */
-  maxBytesPerSecond: 0,
-  /** How long an upload in flight may finish after SIGTERM; well under systemd's 90 s. */
-  stopGraceS: 20,
-} as const;
 
 /** The `[receiver]` table. */
 export interface ReceiverConfig {
