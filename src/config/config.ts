@@ -5,7 +5,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { ConfigError, readTomlFile, TableReader } from "./_reader.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls_files.ts";
-import { CONFIG_KEYS, DEFAULTS } from "./keys.ts";
+import { CONFIG_KEYS, configKey, DEFAULTS, type NumberRange } from "./keys.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import type { Compression } from "../protocol/protocol.ts";
 
@@ -168,6 +168,12 @@ export async function loadConfig(
     warnings,
   });
 
+  const num = (key: string, fallback: number) => r.number(key, rangeOf(key), fallback);
+  const compression = r.oneOf(
+    "shipper.compression",
+    (configKey("shipper.compression").choices ?? []) as readonly Compression[],
+    DEFAULTS.compression,
+  );
   const config: Config = {
     file,
     hostId,
@@ -181,24 +187,49 @@ export async function loadConfig(
       ...(bearerToken !== undefined && { bearerToken }),
     },
     tls,
-    scanIntervalS: r.positiveNumber("shipper.scan_interval_s", DEFAULTS.scanIntervalS),
-    requestTimeoutS: r.positiveNumber("shipper.request_timeout_s", DEFAULTS.requestTimeoutS),
-    backoffSeconds: r.positiveNumbers("shipper.backoff_seconds", DEFAULTS.backoffSeconds),
-    maxEpisodeBytes: r.integer("shipper.max_episode_bytes", DEFAULTS.maxEpisodeBytes, 1),
-    compression: r.oneOf("shipper.compression", ["gzip", "zstd", "none"], DEFAULTS.compression),
-    uploadConcurrency: r.integer("shipper.upload_concurrency", DEFAULTS.uploadConcurrency, 1),
-    maxBytesPerSecond: r.integer("shipper.max_bytes_per_second", DEFAULTS.maxBytesPerSecond, 0),
-    stopGraceS: r.positiveNumber("shipper.stop_grace_s", DEFAULTS.stopGraceS),
-    keepLocalForDays: r.integer("retention.keep_local_for_days", DEFAULTS.keepLocalForDays, 0),
+    scanIntervalS: num("shipper.scan_interval_s", DEFAULTS.scanIntervalS),
+    requestTimeoutS: num("shipper.request_timeout_s", DEFAULTS.requestTimeoutS),
+    backoffSeconds: r.numbers(
+      "shipper.backoff_seconds",
+      rangeOf("shipper.backoff_seconds"),
+      configKey("shipper.backoff_seconds").itemCount ?? { min: 1, max: 1 },
+      DEFAULTS.backoffSeconds,
+    ),
+    maxEpisodeBytes: num("shipper.max_episode_bytes", DEFAULTS.maxEpisodeBytes),
+    compression,
+    uploadConcurrency: num("shipper.upload_concurrency", DEFAULTS.uploadConcurrency),
+    maxBytesPerSecond: num("shipper.max_bytes_per_second", DEFAULTS.maxBytesPerSecond),
+    stopGraceS: num("shipper.stop_grace_s", DEFAULTS.stopGraceS),
+    keepLocalForDays: num("retention.keep_local_for_days", DEFAULTS.keepLocalForDays),
   };
-  const compressionLevel = r.get("shipper.compression_level") === undefined
-    ? undefined
-    : r.integer("shipper.compression_level", 0, 1);
+  const compressionLevel = readCompressionLevel(r, compression);
   if (compressionLevel !== undefined) config.compressionLevel = compressionLevel;
   const metricsTextfile = path("shipper.metrics_textfile");
   if (metricsTextfile !== undefined) config.metricsTextfile = metricsTextfile;
-  warnings.unshift(...r.unknownKeyWarnings());
+  warnings.unshift(...r.unknownKeyWarnings(CONFIG_KEYS.map((k) => k.name)));
   return { config, warnings };
+}
+
+function rangeOf(key: string): NumberRange {
+  const range = configKey(key).numberRange;
+  if (!range) throw new RangeError(`Config key "${key}" declares no number range`);
+  return range;
+}
+
+/** zlib levels are 1–9 and zstd levels 1–19; "none" has no level, so setting one is a mistake. */
+const COMPRESSION_LEVELS: Record<Compression, NumberRange | null> = {
+  gzip: { min: 1, max: 9, integer: true },
+  zstd: { min: 1, max: 19, integer: true },
+  none: null,
+};
+
+function readCompressionLevel(r: TableReader, compression: Compression): number | undefined {
+  const key = "shipper.compression_level";
+  if (r.get(key) === undefined) return undefined;
+  const range = COMPRESSION_LEVELS[compression];
+  if (!range) r.fail(key, `has no meaning with shipper.compression = "${compression}"; remove it`);
+  const value = r.number(key, range, 0);
+  return value;
 }
 
 async function readTokenFile(
