@@ -232,6 +232,36 @@ function readCompressionLevel(r: TableReader, compression: Compression): number 
   return value;
 }
 
+/** A token file holds one token: 4 KiB is far more than any bearer token or systemd credential. */
+export const MAX_TOKEN_FILE_BYTES = 4096;
+
+/**
+ * Reads a regular file (symlinks followed, as systemd credentials may be) of at most `limit`
+ * bytes, never reading more than `limit + 1`: `/dev/zero` or a FIFO must not hang the start.
+ */
+async function readSmallRegularFile(
+  file: string,
+  limit: number,
+): Promise<{ text: string } | "not a regular file" | "too large" | "not UTF-8"> {
+  // stat before open: opening a FIFO for reading blocks until a writer appears.
+  if (!(await Deno.stat(file)).isFile) return "not a regular file";
+  using handle = await Deno.open(file, { read: true });
+  if (!(await handle.stat()).isFile) return "not a regular file";
+  const buffer = new Uint8Array(limit + 1);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const n = await handle.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  if (filled > limit) return "too large";
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, filled)) };
+  } catch {
+    return "not UTF-8";
+  }
+}
+
 async function readTokenFile(
   r: TableReader,
   raw: string,
@@ -250,13 +280,18 @@ async function readTokenFile(
     expanded = raw.replace(/\$\{?CREDENTIALS_DIRECTORY\}?/g, dir);
   }
   const file = expandPath(expanded, ctx.cwd, ctx.home);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (error) {
-    r.fail(key, `cannot read "${file}": ${error instanceof Error ? error.name : String(error)}`);
+  const text = await readSmallRegularFile(file, MAX_TOKEN_FILE_BYTES).catch((error) =>
+    r.fail(key, `cannot read "${file}": ${error instanceof Error ? error.name : String(error)}`)
+  );
+  if (text === "not a regular file") r.fail(key, `"${file}" is not a regular file`);
+  if (text === "too large") {
+    r.fail(
+      key,
+      `"${file}" is larger than ${MAX_TOKEN_FILE_BYTES} bytes; it should hold only the token`,
+    );
   }
-  const token = text.trim();
+  if (text === "not UTF-8") r.fail(key, `"${file}" is not UTF-8 text`);
+  const token = text.text.trim();
   if (token === "") r.fail(key, `"${file}" is empty`);
   const stat = await Deno.stat(file).catch(() => null);
   if (othersCanRead(stat?.mode ?? null)) {

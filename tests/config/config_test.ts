@@ -458,3 +458,43 @@ Deno.test("loadConfig() accepts every number at the ends of its range", async ()
   );
   assertEquals(low.config.keepLocalForDays, 0);
 });
+
+Deno.test("loadConfig() refuses a bearer_token_file that is not a small regular file, without reading it whole", async () => {
+  await using dir = await tempDir();
+  const fifo = join(dir.path, "fifo");
+  const mkfifo = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert(mkfifo.success, "mkfifo");
+  const toZero = join(dir.path, "to-zero");
+  await Deno.symlink("/dev/zero", toZero);
+  const big = join(dir.path, "big");
+  await Deno.writeTextFile(big, "t".repeat(4097));
+  const notText = join(dir.path, "binary");
+  await Deno.writeFile(notText, new Uint8Array([0x74, 0xff, 0x74]));
+  const cases: [string, string][] = [
+    ["/dev/zero", `"/dev/zero" is not a regular file`],
+    [toZero, `"${toZero}" is not a regular file`],
+    [fifo, `"${fifo}" is not a regular file`],
+    [dir.path, `"${dir.path}" is not a regular file`],
+    [big, `"${big}" is larger than 4096 bytes; it should hold only the token`],
+    [notText, `"${notText}" is not UTF-8 text`],
+  ];
+  for (const [file, detail] of cases) {
+    const message = await loadError(dir.path, `${MINIMAL}bearer_token_file = "${file}"\n`);
+    assertEquals(
+      message,
+      `${join(dir.path, "lab-host.toml")}: receiver.bearer_token_file: ${detail}`,
+    );
+  }
+});
+
+Deno.test("loadConfig() reads a bearer_token_file of exactly 4 KiB through a symlink", async () => {
+  await using dir = await tempDir();
+  const real = join(dir.path, "real-token");
+  await Deno.writeTextFile(real, "t".repeat(4095) + "\n");
+  await Deno.chmod(real, 0o600);
+  const link = join(dir.path, "token");
+  await Deno.symlink(real, link);
+  const { config, warnings } = await load(dir.path, `${MINIMAL}bearer_token_file = "${link}"\n`);
+  assertEquals(config.receiver.bearerToken, "t".repeat(4095));
+  assertEquals(warnings, []);
+});
