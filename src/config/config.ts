@@ -125,7 +125,6 @@ export async function loadConfig(
   const caBundle = path("receiver.ca_bundle");
   const clientCert = path("receiver.client_cert");
   const clientKey = path("receiver.client_key");
-  if (clientCert && !clientKey) r.fail("receiver.client_key", "required when client_cert is set");
   if (clientKey && !clientCert) r.fail("receiver.client_cert", "required when client_key is set");
 
   const inlineToken = r.string("receiver.bearer_token", { emptyIsAbsent: true });

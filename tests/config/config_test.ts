@@ -142,11 +142,6 @@ const ERRORS: [string, string, RegExp][] = [
     /: receiver\.verify_tls: must be true or false/,
   ],
   [
-    "client_cert without key",
-    `${MINIMAL}client_cert = "/x.pem"\n`,
-    /: receiver\.client_key: required when client_cert is set$/,
-  ],
-  [
     "client_key without cert",
     `${MINIMAL}client_key = "/x.key"\n`,
     /: receiver\.client_cert: required when client_key is set$/,
@@ -335,6 +330,10 @@ Deno.test("loadConfig() rejects malformed and mismatched PEM files at start", as
     [
       `client_cert = "${lab1.cert}"\nclient_key = "${garbage}"`,
       /receiver\.client_key: ".*garbage\.pem": not an unencrypted PEM private key$/,
+    ],
+    [
+      `client_cert = "${lab1.cert}"`,
+      /receiver\.client_key: required when client_cert ".*client-lab-01\.pem" holds no private key$/,
     ],
     [
       `client_cert = "${lab1.cert}"\nclient_key = "${lab2.key}"`,
