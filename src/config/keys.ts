@@ -261,16 +261,24 @@ function cell(text: string): string {
   return text.replaceAll("|", "\\|");
 }
 
-/** The markdown table of every key, as README.md and docs/config.md show it. */
+/** The markdown table of every key, aligned as `deno fmt` aligns it, for README.md and docs. */
 export function renderConfigTable(keys: readonly ConfigKey[] = CONFIG_KEYS): string {
-  const rows = keys.map((k) =>
-    `| \`${k.name}\`${k.isNew ? " _new_" : ""} | ${k.type} | ${cell(k.default)} | ${
-      cell(k.range || "—")
-    } | ${cell(k.doc)} |`
-  );
+  const rows = [
+    ["key", "type", "default", "allowed", "what it does"],
+    ...keys.map((k) => [
+      `\`${k.name}\`${k.isNew ? " _new_" : ""}`,
+      k.type,
+      cell(k.default),
+      cell(k.range || "—"),
+      cell(k.doc),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join(" | ")} |`;
   return [
-    "| key | type | default | allowed | what it does |",
-    "| --- | --- | --- | --- | --- |",
-    ...rows,
+    line(rows[0]!),
+    `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`,
+    ...rows.slice(1).map(line),
   ].join("\n") + "\n";
 }
