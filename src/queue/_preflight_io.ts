@@ -19,11 +19,3 @@ export async function preflightKey(dir: string): Promise<string> {
   );
   return [stamp(d ?? null), stamp(m ?? null), stamp(meta ?? null)].join("|");
 }
-
-/** The text of `meta.json`, or null when it is missing or not a regular file (never followed). */
-export async function readEpisodeMeta(dir: string): Promise<string | null> {
-  const path = join(dir, META_FILE);
-  const info = await Deno.lstat(path).catch(() => null);
-  if (!info?.isFile) return null;
-  return await Deno.readTextFile(path).catch(() => null);
-}

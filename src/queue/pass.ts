@@ -31,7 +31,8 @@ import {
   UNPROVEN,
 } from "./gate.ts";
 import { type LocalFailure, planEpisode, waitsUntil } from "./planner.ts";
-import { preflightKey, readEpisodeMeta } from "./_preflight_io.ts";
+import { preflightKey } from "./_preflight_io.ts";
+import { readMeta } from "../episodes/meta.ts";
 import {
   ensureLayout,
   quarantineEpisode,
@@ -63,6 +64,8 @@ export interface QueueMemory {
   /** Preflight results by episode, keyed so a change to the episode is noticed. */
   preflightCache: Map<string, { key: string; commit: string }>;
   counters: Counters;
+  /** Non-UTF-8 episode names already reported (once per process). */
+  unaddressableLogged: Set<string>;
   lastSuccess: { at: number; episode: string } | null;
   lastError: { at: number; message: string } | null;
 }
@@ -75,6 +78,7 @@ export function newMemory(): QueueMemory {
     answered: new Map(),
     preflightCache: new Map(),
     counters: { shipped: 0, duplicates: 0, quarantined: 0, failed_attempts: 0, bytes_shipped: 0 },
+    unaddressableLogged: new Set(),
     lastSuccess: null,
     lastError: null,
   };
@@ -119,6 +123,8 @@ export interface PassSummary {
   incomplete: string[];
   /** Entries of `episodes/` that are not directories. */
   ignored: string[];
+  /** Episode directories whose names are not valid UTF-8 (lossy names): an operator must rename them. */
+  unaddressable: string[];
   /** Set when the collector refused our credentials or URL in this pass: uploads stopped. */
   paused: Pause | null;
   /** Set when a transient failure stopped further uploads this pass. */
@@ -161,6 +167,7 @@ class Pass {
     queued: [],
     incomplete: [],
     ignored: [],
+    unaddressable: [],
     paused: null,
     collectorDown: null,
     requests: 0,
@@ -193,6 +200,15 @@ class Pass {
     for (const name of scan.ignored) {
       this.log.debug("ignored entry in episodes/: not a directory", { entry: name });
     }
+    for (const name of scan.unaddressable) {
+      if (this.memory.unaddressableLogged.has(name)) continue;
+      this.memory.unaddressableLogged.add(name);
+      this.log.error(
+        "episode directory name is not valid UTF-8: it cannot be shipped or moved; rename it",
+        { entry: name, dir: this.layout.episodes },
+      );
+    }
+    this.summary.unaddressable = scan.unaddressable;
     const seen = new Set(scan.complete.map((e) => e.name));
     for (const id of this.memory.preflightCache.keys()) {
       if (!seen.has(id)) this.memory.preflightCache.delete(id);
@@ -385,9 +401,10 @@ class Pass {
     const tree = walkEpisode(dir);
     const verdict = preflight({
       name: id,
-      metaText: await readEpisodeMeta(dir),
+      meta: await readMeta(dir),
       totalBytes: tree.totalBytes,
       maxEpisodeBytes: this.config.maxEpisodeBytes,
+      treeProblem: (tree as { problem?: string }).problem ?? null,
     });
     if (!verdict.send) {
       await this.quarantine(id, dir, "preflight", verdict.reason, { commit: verdict.commit });

@@ -1,0 +1,207 @@
+/**
+ * The pass in-process: fake put, fake clock, real disk. Host pause and probe, concurrency, the
+ * collector's verdict recorded before the move, clock jumps.
+ */
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { join } from "node:path";
+import { makeEpisode, names } from "../../devkit/fixtures.ts";
+import { makeQueueLab } from "../support/queue_lab.ts";
+import { newMemory, runPass } from "../../src/queue/pass.ts";
+import { readState } from "../../src/queue/state.ts";
+import { statePath } from "../../src/queue/layout.ts";
+
+Deno.test("runPass() probes with one upload, then drains the rest concurrently", async () => {
+  await using lab = await makeQueueLab("upload_concurrency = 3");
+  for (let i = 0; i < 9; i++) await makeEpisode(lab.dataRoot, `ep-${i}`);
+  let inFlight = 0;
+  const peaks: number[] = [];
+  const put = lab.put;
+  const summary = await runPass({
+    config: lab.config,
+    logger: lab.logger,
+    now: lab.now,
+    put: async (request) => {
+      inFlight++;
+      peaks.push(inFlight);
+      // Let the other workers run while this upload is in flight.
+      await new Promise((r) => setTimeout(r, 0));
+      try {
+        return await put(request);
+      } finally {
+        inFlight--;
+      }
+    },
+  });
+  assertEquals(summary.shipped.length, 9);
+  assertEquals(peaks[0], 1, "the first upload goes alone");
+  assertEquals(Math.max(...peaks), 3, "then three at a time");
+  assertEquals(await names(lab.layout.outbox), []);
+});
+
+Deno.test("runPass() sends nothing more once the collector is down, and nothing at all while the host waits", async () => {
+  await using lab = await makeQueueLab("upload_concurrency = 4");
+  for (let i = 0; i < 20; i++) await makeEpisode(lab.dataRoot, `ep-${String(i).padStart(2, "0")}`);
+  lab.answer = () => ({ status: 503, body: "down" });
+  const memory = newMemory();
+  const pass = () =>
+    runPass({
+      config: lab.config,
+      logger: lab.logger,
+      now: lab.now,
+      put: lab.put,
+      memory,
+      random: () => 0.5,
+    });
+  const first = await pass();
+  assertEquals(lab.requests.length, 1, "one probe");
+  assertEquals(first.queued.length, 20);
+  assertMatch(first.collectorDown ?? "", /collector unavailable/);
+  await pass();
+  assertEquals(lab.requests.length, 1, "still paused: no request");
+  lab.clock.t += 1000;
+  await pass();
+  assertEquals(lab.requests.length, 2, "one probe per backoff step");
+  // Only the probed episodes count attempts.
+  const attempts = await Promise.all(
+    Array.from(
+      { length: 20 },
+      (_, i) => readState(statePath(lab.layout, `ep-${String(i).padStart(2, "0")}`)),
+    ),
+  );
+  const tried = attempts.filter((s) => s !== null);
+  assertEquals(tried.map((s) => s!.episode_id), [...new Set(lab.requests.map((r) => r.id))]);
+  assertEquals(tried.reduce((n, s) => n + s!.attempts, 0), 2);
+  lab.answer = () => ({ status: 201 });
+  lab.clock.t += 2000;
+  const last = await pass();
+  assertEquals(last.shipped.length, 20);
+  assertEquals(new Set(lab.requests.slice(2).map((r) => r.id)).size, 20);
+});
+
+Deno.test(
+  "runPass() records the collector's answer before moving: a failing move never re-sends, and backs off",
+  {
+    ignore: Deno.uid() !== 0,
+  },
+  async () => {
+    await using lab = await makeQueueLab();
+    const dir = await makeEpisode(lab.dataRoot, "ep-1");
+    // A mount point cannot be renamed, even by root: the move into shipped/ fails with EBUSY.
+    const mount = await new Deno.Command("mount", { args: ["--bind", dir, dir] }).output();
+    assert(mount.success, new TextDecoder().decode(mount.stderr));
+    try {
+      const memory = newMemory();
+      const pass = () =>
+        runPass({
+          config: lab.config,
+          logger: lab.logger,
+          now: lab.now,
+          put: lab.put,
+          memory,
+          random: () => 0.5,
+        });
+      const first = await pass();
+      assertEquals(lab.requests.length, 1);
+      assertEquals(first.shipped, []);
+      const state = await readState(statePath(lab.layout, "ep-1"));
+      assertEquals(state?.verdict?.kind, "ship");
+      assertEquals(await names(lab.layout.outbox), ["ep-1.state.json"], "tarball gone at once");
+      const failures = () => lab.lines.filter((l) => l.includes("failed locally")).length;
+      assertEquals(failures(), 1);
+      await pass();
+      assertEquals(failures(), 1, "backing off: not retried before its time");
+      for (const step of [1000, 2000, 4000]) {
+        lab.clock.t += step;
+        await pass();
+      }
+      assertEquals(failures(), 4, "one loud line per attempt");
+      // A new process (fresh memory) finishes from the recorded verdict, without the network.
+      await pass();
+      const fresh = await runPass({
+        config: lab.config,
+        logger: lab.logger,
+        now: lab.now,
+        put: lab.put,
+      });
+      assertEquals(fresh.shipped, []);
+      assertEquals(lab.requests.length, 1, "never sent again");
+    } finally {
+      await new Deno.Command("umount", { args: [dir] }).output();
+    }
+    lab.clock.t += 60_000;
+    const done = await runPass({
+      config: lab.config,
+      logger: lab.logger,
+      now: lab.now,
+      put: lab.put,
+    });
+    assertEquals(done.shipped, ["ep-1"]);
+    assertEquals(lab.requests.length, 1);
+    assertEquals(await names(lab.layout.shipped), ["ep-1"]);
+    assertEquals(await names(lab.layout.outbox), []);
+  },
+);
+
+Deno.test("runPass() sends an episode whose next attempt was computed under a clock years ahead", async () => {
+  await using lab = await makeQueueLab();
+  await makeEpisode(lab.dataRoot, "ep-1");
+  lab.answer = () => ({ status: 503 });
+  const future = lab.clock.t + 5 * 365 * 86400_000;
+  const saved = lab.clock.t;
+  lab.clock.t = future;
+  await runPass({ config: lab.config, logger: lab.logger, now: lab.now, put: lab.put });
+  assertEquals((await readState(statePath(lab.layout, "ep-1")))?.attempts, 1);
+  lab.clock.t = saved;
+  lab.answer = () => ({ status: 201 });
+  const back = await runPass({
+    config: lab.config,
+    logger: lab.logger,
+    now: lab.now,
+    put: lab.put,
+  });
+  assertEquals(back.shipped, ["ep-1"]);
+  assert(lab.lines.some((l) => l.includes("the clock jumped")), "-v says why it did not wait");
+});
+
+Deno.test("runPass() with -v says why each held-back episode waits and until when", async () => {
+  await using lab = await makeQueueLab();
+  await makeEpisode(lab.dataRoot, "ep-1");
+  lab.answer = () => ({ status: 503, body: "busy" });
+  const memory = newMemory();
+  await runPass({
+    config: lab.config,
+    logger: lab.logger,
+    now: lab.now,
+    put: lab.put,
+    memory,
+    random: () => 0.5,
+  });
+  await runPass({
+    config: lab.config,
+    logger: lab.logger,
+    now: lab.now,
+    put: lab.put,
+    memory: newMemory(),
+  });
+  assert(
+    lab.lines.some((l) =>
+      /DEBUG waiting episode=ep-1 until=2026-03-01T00:00:01.000Z why=.*HTTP 503/.test(l)
+    ),
+    lab.lines.join("\n"),
+  );
+});
+
+Deno.test("runPass() with a stop signal already aborted sends nothing", async () => {
+  await using lab = await makeQueueLab();
+  await makeEpisode(lab.dataRoot, "ep-1");
+  const summary = await runPass({
+    config: lab.config,
+    logger: lab.logger,
+    now: lab.now,
+    put: lab.put,
+    signal: AbortSignal.abort(),
+  });
+  assertEquals(lab.requests.length, 0);
+  assertEquals(summary.queued.map((q) => q.why), ["stopping"]);
+  assertEquals(await names(join(lab.dataRoot, "episodes")), ["ep-1"]);
+});
