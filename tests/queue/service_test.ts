@@ -103,7 +103,7 @@ Deno.test("Service prunes on its own period, not every scan", async () => {
       return Promise.resolve();
     },
     afterPass: () => {
-      if (++passes === 13) stop.abort();
+      if (++passes === 14) stop.abort();
       return Promise.resolve();
     },
   });
