@@ -79,7 +79,10 @@ Deno.test("requeue() moves the reason to history, never into the episode, and re
   // Asked again, ep-1 is now taken in episodes/: refused, never overwritten, never renamed.
   const again = await requeue(root, { ids: ["ep-1.2"] });
   assertEquals(again.requeued, []);
-  assertMatch(again.refused[0]?.why ?? "", /^episodes\/ep-1 already exists; it is never overwritten$/);
+  assertMatch(
+    again.refused[0]?.why ?? "",
+    /^episodes\/ep-1 already exists; it is never overwritten$/,
+  );
   assertEquals(await Deno.readTextFile(join(root, "episodes", "ep-1", "a.txt")), "first");
   assertEquals(await names(join(root, "episodes")), ["ep-1"]);
 });
