@@ -105,7 +105,7 @@ export function checkTlsMaterial(config: Config, now: number): CheckStep[] {
 /** The answer to the probe, or why there was none. */
 export type ProbeResult =
   | { status: number; body: string }
-  | { error: string; code: string | null };
+  | { error: string; code: string | null; afterHandshake?: boolean };
 
 const NGINX_CERT_400 = /SSL certificate error|No required SSL certificate was sent/i;
 const PLAIN_HTTP_400 = /plain HTTP request was sent to HTTPS port/i;
@@ -121,7 +121,7 @@ const SERVER_UNTRUSTED = new Set([
 ]);
 /** TLS alerts a server sends when it rejects our client certificate. */
 const CLIENT_CERT_ALERT =
-  /alert (certificate required|unknown ca|bad certificate|certificate unknown|certificate revoked|certificate expired|access denied|handshake failure)|CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|certificate verify failed|peer did not return a certificate/i;
+  /alert:? ?(certificate ?required|unknown ?ca|bad ?certificate|unknown ca|bad certificate|certificate unknown|certificate revoked|certificate expired|access denied|handshake failure)|CERTIFICATE_REQUIRED|UNKNOWN_CA|BAD_CERTIFICATE|certificate verify failed|peer did not return a certificate/i;
 
 /** Judges the round trip. Pure. */
 export function judgeProbe(result: ProbeResult, url: string): CheckStep {
@@ -141,6 +141,15 @@ export function judgeProbe(result: ProbeResult, url: string): CheckStep {
         verdict: "refused",
         message:
           `the collector refused our client certificate during the TLS handshake (${result.error})`,
+      };
+    }
+    if (result.afterHandshake && (result.code === "ECONNRESET" || result.code === "EPIPE")) {
+      // node:https servers (the reference collector) drop a rejected client certificate this way.
+      return {
+        step,
+        verdict: "refused",
+        message:
+          `the collector closed the connection right after the TLS handshake without answering (${result.error}): it most likely refused our client certificate`,
       };
     }
     return {
@@ -233,9 +242,13 @@ export function probeCollector(config: Config, options: ProbeOptions = {}): Prom
       res.on("end", done);
       res.on("error", done);
     });
+    let afterHandshake = false;
+    req.on("socket", (socket) => {
+      socket.once("secureConnect", () => (afterHandshake = true));
+    });
     req.on("error", (e: Error) => {
       const code = (e as { code?: unknown }).code;
-      finish({ error: e.message, code: typeof code === "string" ? code : null });
+      finish({ error: e.message, code: typeof code === "string" ? code : null, afterHandshake });
     });
     const timer = setTimeout(
       () => finish({ error: `no answer within ${timeoutMs / 1000} s`, code: "ETIMEDOUT" }),
