@@ -13,8 +13,10 @@ import { META_FILE, readCommit } from "../episodes/preflight.ts";
 import { DONE_MARKER } from "../episodes/scan.ts";
 import { type Layout, layoutOf } from "../queue/layout.ts";
 import { withMovesLock } from "../queue/lock.ts";
-import { ensureLayout, quarantineEpisode, removeOutboxFiles } from "../queue/moves.ts";
-import { quarantineReason } from "../queue/reason.ts";
+import { ensureLayout, removeOutboxFiles } from "../queue/moves.ts";
+import { quarantineReason, REASON_FILE } from "../queue/reason.ts";
+import { moveDirNoClobber, writeJsonAtomic } from "../fs/atomic.ts";
+import { opsTempDir } from "./_temp.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import { listEpisodeDirs } from "./status.ts";
 
@@ -135,7 +137,10 @@ export async function drainUnstamped(
       });
       let to: string;
       try {
-        to = await quarantineEpisode(layout, dir, reason);
+        // As moves.ts quarantineEpisode does, but with the temporary file outside outbox/,
+        // where a running daemon's crash recovery would remove it mid-write.
+        await writeJsonAtomic(join(dir, REASON_FILE), reason, await opsTempDir(layout));
+        to = await moveDirNoClobber(dir, layout.quarantine);
       } catch (error) {
         // Moved away under us by a mover that does not take the section: it is not ours now.
         if ((await Deno.lstat(dir).catch(() => null)) === null) return null;

@@ -5,7 +5,8 @@
  * episode is never overwritten and never shipped under another id.
  */
 import { join } from "node:path";
-import { fsyncDir, removeDurably, writeJsonAtomic } from "../fs/atomic.ts";
+import { fsyncDir, removeDurably, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
+import { opsTempDir } from "./_temp.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import { type Layout, layoutOf } from "../queue/layout.ts";
 import { withMovesLock } from "../queue/lock.ts";
@@ -222,7 +223,7 @@ async function moveBack(
       from: dir,
       requeued_at: new Date(now).toISOString(),
       reason,
-    }, layout.outbox);
+    }, await opsTempDir(layout));
     await removeDurably(reasonPath);
   }
   // A stale outbox state could carry an answer recorded for the old attempt; start afresh.
@@ -231,7 +232,7 @@ async function moveBack(
     await Deno.rename(source, dest);
   } catch (error) {
     if (reasonText !== null) {
-      await writeJsonAtomic(reasonPath, JSON.parse(reasonText), layout.outbox);
+      await writeFileAtomic(reasonPath, reasonText, await opsTempDir(layout));
     }
     const code = (error as { code?: string }).code;
     if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
