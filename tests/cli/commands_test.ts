@@ -113,15 +113,23 @@ Deno.test("quarantine-unstamped, requeue and status while the daemon ships a mix
     `url = "${collector.url}"`,
   );
   await Deno.writeTextFile(lab.configPath, config);
-  const stamped = Array.from({ length: 12 }, (_, i) => `ep-s${i}`);
+  const stamped: string[] = Array.from({ length: 12 }, (_, i) => `ep-s${i}`);
   const unstamped = Array.from({ length: 8 }, (_, i) => `ep-u${i}`);
   for (const id of stamped) await makeEpisode(lab.dataRoot, id);
   for (const id of unstamped) await makeEpisode(lab.dataRoot, id, { meta: { seed: 1 } });
-  const all = stamped.length + unstamped.length;
+  let all = stamped.length + unstamped.length;
   const args = ["--config", lab.configPath];
   const daemon = spawnCli(args);
   try {
+    await until("the daemon at work", async () => (await names(lab.layout.shipped)).length > 0);
     for (let round = 0; round < 4; round++) {
+      // Episodes keep arriving, so the daemon ships while the commands run.
+      for (let i = 0; i < 3; i++) {
+        const id = `ep-r${round}-${i}`;
+        stamped.push(id);
+        await makeEpisode(lab.dataRoot, id);
+        all++;
+      }
       const [drain, requeue, status] = await Promise.all([
         runCli(["quarantine-unstamped", ...args]),
         runCli(["requeue", "--all", ...args]),
