@@ -33,6 +33,7 @@ import {
 import { type LocalFailure, planEpisode, waitsUntil } from "./planner.ts";
 import { preflightKey } from "./_preflight_io.ts";
 import { readMeta } from "../episodes/meta.ts";
+import { withMovesLock } from "./lock.ts";
 import {
   ensureLayout,
   quarantineEpisode,
@@ -191,7 +192,7 @@ class Pass {
 
   async run(): Promise<PassSummary> {
     await ensureLayout(this.layout);
-    for (const name of await recoverOutbox(this.layout)) {
+    for (const name of await withMovesLock(this.layout, () => recoverOutbox(this.layout))) {
       this.log.info("removed stale outbox file", { file: name });
     }
     const scan = await scanEpisodes(this.layout.episodes);
@@ -380,7 +381,13 @@ class Pass {
       ...(extra.httpStatus !== undefined && { httpStatus: extra.httpStatus }),
       ...(extra.responseBody !== undefined && { responseBody: extra.responseBody }),
     });
-    const dest = await quarantineEpisode(this.layout, dir, record, { syncLater: this.syncLater });
+    // Operator commands move episodes too: every move happens inside the short moves section,
+    // after checking the episode is still where the pass found it.
+    const dest = await withMovesLock(this.layout, async () => {
+      if (!(await isDirectory(dir))) return null;
+      return await quarantineEpisode(this.layout, dir, record, { syncLater: this.syncLater });
+    });
+    if (dest === null) return this.movedAway(id);
     this.memory.preflightCache.delete(id);
     if (isValidId(id) && source !== "collector") await removeOutboxFiles(this.layout, id);
     this.summary.quarantined.push({ id, source, reason });
@@ -628,6 +635,13 @@ class Pass {
     }
   }
 
+  /** The episode left `episodes/` under our feet (an operator command): nothing more to do. */
+  movedAway(id: string): void {
+    this.memory.preflightCache.delete(id);
+    this.memory.answered.delete(id);
+    this.log.warn("episode was moved away by another process; leaving it", { episode: id });
+  }
+
   hostFailed(why: PauseWhy, message: string, retryAfterMs: number | null): void {
     this.memory.gate = afterFailure(this.memory.gate, { why, message, retryAfterMs }, {
       now: this.now(),
@@ -646,7 +660,14 @@ class Pass {
   ): Promise<void> {
     await removeTarballs(this.layout, id);
     if (verdict.kind === "ship") {
-      await shipEpisode(this.layout, dir, { syncLater: this.syncLater });
+      const dest = await withMovesLock(this.layout, async () => {
+        if (!(await isDirectory(dir))) return null;
+        return await shipEpisode(this.layout, dir, { syncLater: this.syncLater });
+      });
+      if (dest === null) {
+        this.finishedStates.push(statePath(this.layout, id));
+        return this.movedAway(id);
+      }
       (verdict.duplicate ? this.summary.duplicates : this.summary.shipped).push(id);
       if (verdict.duplicate) this.memory.counters.duplicates++;
       else this.memory.counters.shipped++;
@@ -668,4 +689,8 @@ class Pass {
     this.memory.answered.delete(id);
     this.finishedStates.push(statePath(this.layout, id));
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await Deno.lstat(path).catch(() => null))?.isDirectory ?? false;
 }

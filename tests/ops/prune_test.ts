@@ -1,0 +1,67 @@
+import { assertEquals, assertMatch } from "../support/assert.ts";
+import { join } from "node:path";
+import { names, tempDir } from "../../devkit/fixtures.ts";
+import {
+  choosePrune,
+  formatPrune,
+  pruneShipped,
+  readShipped,
+  TRASH_DIR,
+} from "../../src/ops/prune.ts";
+import { layoutOf } from "../../src/queue/layout.ts";
+
+const DAY = 86_400_000;
+
+Deno.test("choosePrune() picks entries shipped at least keep_local_for_days ago, oldest first", () => {
+  const now = 100 * DAY;
+  const entries = [
+    { name: "new", shippedAt: now - DAY },
+    { name: "edge", shippedAt: now - 7 * DAY },
+    { name: "old", shippedAt: now - 30 * DAY },
+    { name: "future", shippedAt: now + DAY },
+  ];
+  assertEquals(choosePrune(entries, now, 7).map((e) => e.name), ["old", "edge"]);
+  assertEquals(choosePrune(entries, now, 0).map((e) => e.name), ["old", "edge", "new"]);
+  assertEquals(choosePrune(entries, now, 365), []);
+});
+
+async function shipped(root: string, id: string) {
+  await Deno.mkdir(join(root, "shipped", id, "data"), { recursive: true });
+  await Deno.writeTextFile(join(root, "shipped", id, "data", "x"), id);
+}
+
+Deno.test("pruneShipped() measures age by the rename into shipped/ (ctime), not file times", async () => {
+  await using tmp = await tempDir();
+  await shipped(tmp.path, "ep-1");
+  // Old files, shipped just now: mtime says old, ctime says new.
+  await Deno.utime(join(tmp.path, "shipped", "ep-1"), 0, 0);
+  const [entry] = await readShipped(layoutOf(tmp.path));
+  const now = Date.now();
+  assertEquals(Math.abs((entry?.shippedAt ?? 0) - now) < DAY, true, "ctime is recent");
+  const report = await pruneShipped(tmp.path, { keepLocalForDays: 1, now: () => now });
+  assertEquals(report.pruned, []);
+  assertEquals(await names(join(tmp.path, "shipped")), ["ep-1"]);
+});
+
+Deno.test("pruneShipped() removes old entries through the trash; dryRun removes nothing", async () => {
+  await using tmp = await tempDir();
+  await shipped(tmp.path, "ep-1");
+  await shipped(tmp.path, "ep-2");
+  const later = () => Date.now() + 8 * DAY;
+  const dry = await pruneShipped(tmp.path, { keepLocalForDays: 7, dryRun: true, now: later });
+  assertEquals(dry.pruned.map((p) => p.episode).sort(), ["ep-1", "ep-2"]);
+  assertEquals(await names(join(tmp.path, "shipped")), ["ep-1", "ep-2"]);
+  assertMatch(formatPrune(dry).at(-1) ?? "", /^would prune 2, kept 0 .*dry run/);
+  const real = await pruneShipped(tmp.path, { keepLocalForDays: 7, now: later });
+  assertEquals(real.pruned.length, 2);
+  assertEquals(await names(join(tmp.path, "shipped")), []);
+  assertEquals(await names(join(tmp.path, TRASH_DIR)), []);
+});
+
+Deno.test("pruneShipped() empties a trash a crash left behind", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(join(tmp.path, "shipped"));
+  await Deno.mkdir(join(tmp.path, TRASH_DIR, "ep-9.abcd1234", "half"), { recursive: true });
+  await pruneShipped(tmp.path, { keepLocalForDays: 7 });
+  assertEquals(await names(join(tmp.path, TRASH_DIR)), []);
+});

@@ -1,0 +1,129 @@
+import { assertEquals, assertMatch } from "../support/assert.ts";
+import { join } from "node:path";
+import { makeEpisode, names, tempDir } from "../../devkit/fixtures.ts";
+import { formatRequeue, HISTORY_DIR, planRequeue, requeue } from "../../src/ops/requeue.ts";
+import { drainUnstamped } from "../../src/ops/drain.ts";
+import { REASON_FILE } from "../../src/queue/reason.ts";
+
+Deno.test("planRequeue() goes back under the recorded id and refuses clashes and bad ids", () => {
+  const entries = [
+    { dir: "ep-1", recordedId: "ep-1" },
+    { dir: "ep-1.2", recordedId: "ep-1" },
+    { dir: "ep-2.2", recordedId: "ep-2" },
+    { dir: "ep-3", recordedId: null },
+    { dir: "bad name", recordedId: "bad name" },
+    { dir: "ep-4", recordedId: "ep-4" },
+  ];
+  const { steps, unknown } = planRequeue(entries, { all: true }, new Set(["ep-4"]));
+  assertEquals(unknown, []);
+  assertEquals(steps.map((s) => [s.dir, s.episode, s.action]), [
+    ["bad name", "bad name", "refuse"],
+    ["ep-1", "ep-1", "requeue"],
+    ["ep-1.2", "ep-1", "refuse"],
+    ["ep-2.2", "ep-2", "requeue"],
+    ["ep-3", "ep-3", "requeue"],
+    ["ep-4", "ep-4", "refuse"],
+  ]);
+  const why = (dir: string) => {
+    const s = steps.find((x) => x.dir === dir);
+    return s?.action === "refuse" ? s.why : "";
+  };
+  assertMatch(why("ep-1.2"), /another quarantined directory goes back as "ep-1"/);
+  assertMatch(why("ep-4"), /episodes\/ep-4 already exists; it is never overwritten/);
+  assertMatch(why("bad name"), /not a valid episode id/);
+});
+
+Deno.test("planRequeue() selects by id or directory name and reports unknown ids", () => {
+  const entries = [{ dir: "ep-2.2", recordedId: "ep-2" }, { dir: "ep-5", recordedId: "ep-5" }];
+  const byId = planRequeue(entries, { ids: ["ep-2", "nope"] }, new Set());
+  assertEquals(byId.steps.map((s) => s.dir), ["ep-2.2"]);
+  assertEquals(byId.unknown, ["nope"]);
+  assertEquals(planRequeue(entries, { ids: ["ep-2.2"] }, new Set()).steps.map((s) => s.episode), [
+    "ep-2",
+  ]);
+});
+
+async function quarantined() {
+  const tmp = await tempDir();
+  const root = join(tmp.path, "data");
+  await makeEpisode(root, "ep-1", { meta: null, files: { "a.txt": "first" } });
+  await drainUnstamped(root, { hostId: "lab-01" });
+  await makeEpisode(root, "ep-1", { meta: null, files: { "a.txt": "second" } });
+  await drainUnstamped(root, { hostId: "lab-01" });
+  return { tmp, root };
+}
+
+Deno.test("requeue() moves the reason to history, never into the episode, and refuses a clash", async () => {
+  const { tmp, root } = await quarantined();
+  await using _ = tmp;
+  assertEquals(await names(join(root, "quarantine")), ["ep-1", "ep-1.2"]);
+  const report = await requeue(root, { all: true }, { now: () => Date.UTC(2026, 4, 6, 7, 8, 9) });
+  assertEquals(report.requeued.map((r) => [r.dir, r.episode]), [["ep-1", "ep-1"]]);
+  assertEquals(report.refused.map((r) => [r.dir, r.episode]), [["ep-1.2", "ep-1"]]);
+  assertEquals(await names(join(root, "episodes", "ep-1")), ["a.txt", "done.marker"]);
+  assertEquals(await Deno.readTextFile(join(root, "episodes", "ep-1", "a.txt")), "first");
+  const history = join(root, "quarantine", HISTORY_DIR);
+  assertEquals(await names(history), ["ep-1.2026-05-06T07-08-09.000Z.json"]);
+  const record = JSON.parse(
+    await Deno.readTextFile(join(history, "ep-1.2026-05-06T07-08-09.000Z.json")),
+  );
+  assertEquals(record.from, "ep-1");
+  assertEquals(record.reason.source, "drain");
+  // The clash stays in quarantine with its reason, untouched.
+  assertEquals(await names(join(root, "quarantine", "ep-1.2")), [
+    "a.txt",
+    "done.marker",
+    REASON_FILE,
+  ]);
+  assertMatch(formatRequeue(report).join("\n"), /refused quarantine\/ep-1\.2: another quarantined/);
+  // Asked again, ep-1 is now taken in episodes/: refused, never overwritten, never renamed.
+  const again = await requeue(root, { ids: ["ep-1.2"] });
+  assertEquals(again.requeued, []);
+  assertMatch(
+    again.refused[0]?.why ?? "",
+    /^episodes\/ep-1 already exists; it is never overwritten$/,
+  );
+  assertEquals(await Deno.readTextFile(join(root, "episodes", "ep-1", "a.txt")), "first");
+  assertEquals(await names(join(root, "episodes")), ["ep-1"]);
+});
+
+Deno.test("requeue() puts <id>.2 back under the id its reason names", async () => {
+  const { tmp, root } = await quarantined();
+  await using _ = tmp;
+  await Deno.remove(join(root, "quarantine", "ep-1"), { recursive: true });
+  const report = await requeue(root, { ids: ["ep-1"] });
+  assertEquals(report.requeued.map((r) => [r.dir, r.episode]), [["ep-1.2", "ep-1"]]);
+  assertEquals(await Deno.readTextFile(join(root, "episodes", "ep-1", "a.txt")), "second");
+  assertEquals(await names(join(root, "quarantine")), [HISTORY_DIR]);
+});
+
+Deno.test("requeue() finds the id in history when a crash left the reason already moved out", async () => {
+  const { tmp, root } = await quarantined();
+  await using _ = tmp;
+  await Deno.remove(join(root, "quarantine", "ep-1"), { recursive: true });
+  // As if a first requeue wrote history and removed the reason, then died before the rename.
+  await Deno.mkdir(join(root, "quarantine", HISTORY_DIR));
+  await Deno.writeTextFile(
+    join(root, "quarantine", HISTORY_DIR, "ep-1.x.json"),
+    JSON.stringify({ episode_id: "ep-1", from: "ep-1.2" }),
+  );
+  await Deno.remove(join(root, "quarantine", "ep-1.2", REASON_FILE));
+  const report = await requeue(root, { all: true });
+  assertEquals(report.requeued.map((r) => [r.dir, r.episode, r.history]), [[
+    "ep-1.2",
+    "ep-1",
+    null,
+  ]]);
+  assertEquals(await names(join(root, "episodes")), ["ep-1"]);
+});
+
+Deno.test("requeue() with dryRun changes nothing and reports unknown ids", async () => {
+  const { tmp, root } = await quarantined();
+  await using _ = tmp;
+  const report = await requeue(root, { ids: ["ep-1", "ep-9"] }, { dryRun: true });
+  assertEquals(report.requeued.map((r) => r.dir), ["ep-1"]);
+  assertEquals(report.unknown, ["ep-9"]);
+  assertEquals(await names(join(root, "episodes")), []);
+  assertEquals(await names(join(root, "quarantine")), ["ep-1", "ep-1.2"]);
+  assertMatch(formatRequeue(report).at(-1) ?? "", /^would requeue 1, refused 1, unknown 1 \(dry/);
+});

@@ -1,0 +1,97 @@
+import { assertEquals } from "../support/assert.ts";
+import { join } from "node:path";
+import { names, tempDir } from "../../devkit/fixtures.ts";
+import { metricsInputOf, renderMetrics, writeMetricsTextfile } from "../../src/status/metrics.ts";
+import { buildStatus } from "../../src/status/status.ts";
+
+const STATES = {
+  incomplete: { count: 1, bytes: 10 },
+  ready: { count: 2, bytes: 20 },
+  packed: { count: 0, bytes: 0 },
+  waiting: { count: 3, bytes: 30 },
+  shipped: { count: 4, bytes: 40 },
+  quarantined: { count: 5, bytes: 50 },
+};
+
+Deno.test("renderMetrics() writes the exact textfile lines", () => {
+  const text = renderMetrics({
+    states: STATES,
+    counters: { shipped: 7, duplicates: 1, quarantined: 2, failed_attempts: 3, bytes_shipped: 999 },
+    lastSuccessAt: Date.UTC(2026, 0, 1, 0, 0, 1, 500),
+    paused: true,
+    clientCertNotAfter: Date.UTC(2026, 1, 1),
+    oldestReadyAgeS: 42,
+  });
+  assertEquals(text.split("\n"), [
+    "# HELP cis490_ship_backlog_episodes Episodes by state.",
+    "# TYPE cis490_ship_backlog_episodes gauge",
+    'cis490_ship_backlog_episodes{state="incomplete"} 1',
+    'cis490_ship_backlog_episodes{state="ready"} 2',
+    'cis490_ship_backlog_episodes{state="packed"} 0',
+    'cis490_ship_backlog_episodes{state="waiting"} 3',
+    'cis490_ship_backlog_episodes{state="shipped"} 4',
+    'cis490_ship_backlog_episodes{state="quarantined"} 5',
+    "# HELP cis490_ship_backlog_bytes Bytes of episode files by state.",
+    "# TYPE cis490_ship_backlog_bytes gauge",
+    'cis490_ship_backlog_bytes{state="incomplete"} 10',
+    'cis490_ship_backlog_bytes{state="ready"} 20',
+    'cis490_ship_backlog_bytes{state="packed"} 0',
+    'cis490_ship_backlog_bytes{state="waiting"} 30',
+    'cis490_ship_backlog_bytes{state="shipped"} 40',
+    'cis490_ship_backlog_bytes{state="quarantined"} 50',
+    "# HELP cis490_ship_uploads_total Upload outcomes since the daemon started.",
+    "# TYPE cis490_ship_uploads_total counter",
+    'cis490_ship_uploads_total{outcome="shipped"} 7',
+    'cis490_ship_uploads_total{outcome="duplicate"} 1',
+    'cis490_ship_uploads_total{outcome="quarantined"} 2',
+    'cis490_ship_uploads_total{outcome="failed"} 3',
+    "# HELP cis490_ship_shipped_bytes_total Tarball bytes shipped since the daemon started.",
+    "# TYPE cis490_ship_shipped_bytes_total counter",
+    "cis490_ship_shipped_bytes_total 999",
+    "# HELP cis490_ship_paused 1 while uploads are paused for the whole host.",
+    "# TYPE cis490_ship_paused gauge",
+    "cis490_ship_paused 1",
+    "# HELP cis490_ship_last_success_timestamp_seconds Time of the last successful upload.",
+    "# TYPE cis490_ship_last_success_timestamp_seconds gauge",
+    "cis490_ship_last_success_timestamp_seconds 1767225601",
+    "# HELP cis490_ship_oldest_ready_age_seconds Age of the oldest unshipped episode.",
+    "# TYPE cis490_ship_oldest_ready_age_seconds gauge",
+    "cis490_ship_oldest_ready_age_seconds 42",
+    "# HELP cis490_ship_client_certificate_expiry_timestamp_seconds When the client certificate expires.",
+    "# TYPE cis490_ship_client_certificate_expiry_timestamp_seconds gauge",
+    "cis490_ship_client_certificate_expiry_timestamp_seconds 1769904000",
+    "",
+  ]);
+});
+
+Deno.test("renderMetrics() leaves out unknown times and renders zero counters without a daemon", () => {
+  const report = buildStatus({
+    dataRoot: "/d",
+    hostId: "h",
+    episodes: [],
+    outboxBytes: 0,
+    holder: null,
+    daemon: null,
+  }, 0);
+  const text = renderMetrics(metricsInputOf(report, null));
+  assertEquals(text.includes("last_success"), false);
+  assertEquals(text.includes("client_certificate"), false);
+  assertEquals(text.includes("oldest_ready"), false);
+  assertEquals(text.includes('cis490_ship_uploads_total{outcome="shipped"} 0\n'), true);
+  assertEquals(text.includes("cis490_ship_paused 0\n"), true);
+});
+
+Deno.test("writeMetricsTextfile() replaces the file atomically with mode 0644 under any umask", async () => {
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "cis490.prom");
+  const old = Deno.umask(0o077);
+  try {
+    await writeMetricsTextfile(path, "a 1\n");
+    await writeMetricsTextfile(path, "a 2\n");
+  } finally {
+    Deno.umask(old);
+  }
+  assertEquals(await Deno.readTextFile(path), "a 2\n");
+  assertEquals(((await Deno.stat(path)).mode ?? 0) & 0o777, 0o644);
+  assertEquals(await names(tmp.path), ["cis490.prom"], "no temporary file left");
+});
