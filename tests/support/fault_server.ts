@@ -24,12 +24,25 @@ export interface SeenRequest {
 export type Script =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { reset: "mid-body" }
-  | { hang: true };
+  | { hang: true }
+  /** Never read the body nor answer: the client's writes back up. */
+  | { stall: true };
+
+/** A 400 whose body echoes every request header, as some misconfigured collectors do. */
+export function echoHeaders(request: SeenRequest): Script {
+  const lines = Object.entries(request.headers).map(([k, v]) => `${k}: ${v}`);
+  return {
+    status: 400,
+    body: `<html><body><pre>bad request\n${lines.join("\n")}</pre></body></html>`,
+  };
+}
 
 /** A running fault server. */
 export interface FaultServer {
   url: string;
   requests: SeenRequest[];
+  /** TLS connections accepted (handshake complete). */
+  connections: number;
   /** Decides each answer; may change between passes. */
   script: (request: SeenRequest, index: number) => Script;
   close(): Promise<void>;
@@ -47,6 +60,7 @@ export async function startFaultServer(
   const state: FaultServer = {
     url: "",
     requests: [],
+    connections: 0,
     script,
     close: () => Promise.resolve(),
   };
@@ -63,6 +77,10 @@ export async function startFaultServer(
     const index = state.requests.push(seen) - 1;
     const plan = state.script(seen, index);
     const hash = createHash("sha256");
+    if ("stall" in plan) {
+      req.pause();
+      return;
+    }
     req.on("data", (chunk: Uint8Array) => {
       seen.bodyBytes += chunk.length;
       hash.update(chunk);
@@ -84,6 +102,7 @@ export async function startFaultServer(
     requestCert: true,
     rejectUnauthorized: options.requireClientCert ?? true,
   }, handler);
+  server.on("secureConnection", () => state.connections++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
