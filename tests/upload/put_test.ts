@@ -1,10 +1,11 @@
-import { assert, assertEquals, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { put, type PutRequest, UploadError } from "../../src/upload/put.ts";
 import { createReceiverAgent } from "../../src/upload/agent.ts";
 import { Throttle } from "../../src/upload/throttle.ts";
-import { startFaultServer } from "../support/fault_server.ts";
+import { echoHeaders, makeRogueClients, startFaultServer } from "../support/fault_server.ts";
+import { decide } from "../../src/queue/outcome.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
 import type { TlsMaterial } from "../../src/config/config.ts";
@@ -211,5 +212,105 @@ Deno.test("put() through a shared throttle delivers every byte, no faster than t
     assert(seconds >= floor, `${seconds} s < ${floor} s`);
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("decide() keeps a bearer token that a collector echoes in a 400 out of the action", async () => {
+  const token = "tok-s3cret-echoed";
+  const server = await startFaultServer(await sharedPki(), echoHeaders);
+  await using tmp = await tempDir();
+  const path = await bodyFile(tmp.path, "b", new Uint8Array(10));
+  try {
+    const response = await put({
+      url: `${server.url}/x`,
+      headers: { authorization: `Bearer ${token}` },
+      bodyPath: path,
+      size: 10,
+      timeoutMs: 600_000,
+      tls: await clientTls(),
+      verifyTls: true,
+    });
+    assert(response.body.includes(token), "the collector echoed the token");
+    const action = decide(response, {
+      attempts: 0,
+      backoffSeconds: [1],
+      now: 0,
+      random: () => 0.5,
+      secrets: [token],
+    });
+    assertEquals(action.kind, "quarantine");
+    assert(!JSON.stringify(action).includes(token), JSON.stringify(action));
+    assert(JSON.stringify(action).includes("Bearer [redacted]"));
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("put() reports a TLS handshake refused over our certificate as a credentials failure", async () => {
+  const pki = await sharedPki();
+  const rogue = await makeRogueClients(pki, "lab-01");
+  await using tmp = await tempDir();
+  const path = await bodyFile(tmp.path, "b", new Uint8Array(10));
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  // openssl, unlike nginx, refuses a certificate in the handshake with a TLS alert.
+  const server = new Deno.Command("openssl", {
+    args: [
+      "s_server",
+      "-accept",
+      `127.0.0.1:${port}`,
+      "-cert",
+      pki.serverCert,
+      "-key",
+      pki.serverKey,
+      "-CAfile",
+      pki.ca,
+      "-Verify",
+      "1",
+      "-verify_return_error",
+      "-www",
+      "-quiet",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for (;;) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+      if (conn) {
+        conn.close();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ca = await Deno.readTextFile(pki.ca);
+    const read = async (c: { cert: string; key: string }) => ({
+      ca,
+      cert: await Deno.readTextFile(c.cert),
+      key: await Deno.readTextFile(c.key),
+    });
+    const rows: [TlsMaterial, RegExp][] = [
+      [await read(rogue.otherCa), /does not trust the CA that issued our TLS client certificate/],
+      [await read(rogue.expired), /says our TLS client certificate has expired/],
+      [{ ca }, /requires a TLS client certificate and none was sent/],
+    ];
+    for (const [tls, cause] of rows) {
+      const error = await assertRejects(() =>
+        put({
+          url: `https://127.0.0.1:${port}/x`,
+          headers: {},
+          bodyPath: path,
+          size: 10,
+          timeoutMs: 600_000,
+          tls,
+          verifyTls: true,
+        }), UploadError);
+      assertEquals(error.kind, "credentials", error.message);
+      assertMatch(error.message, cause);
+    }
+  } finally {
+    server.kill();
+    await server.status;
   }
 });
