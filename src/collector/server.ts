@@ -54,6 +54,57 @@ function drain(req: IncomingMessage): Promise<void> {
   });
 }
 
+/** Body bytes read and discarded after refusing early, so the answer is not lost to a reset. */
+export const LINGER_BYTES = 1024 * 1024;
+
+/**
+ * Answers before reading the body, then closes the connection after discarding at most
+ * {@linkcode LINGER_BYTES} (nginx's lingering close): an oversized or unauthorized body is never
+ * received whole.
+ */
+function refuseEarly(req: IncomingMessage, res: ServerResponse, status: number, body: string) {
+  res.shouldKeepAlive = false;
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+    connection: "close",
+  });
+  res.end(body);
+  let discarded = 0;
+  const close = () => req.socket.destroy();
+  req.on("data", (chunk: Uint8Array) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) close();
+  });
+  req.on("end", close);
+  req.on("error", close);
+  res.on("finish", () => setTimeout(close, 2000).unref?.());
+}
+
+/**
+ * Why the client certificate is not accepted (status 495, or 496 when none was sent), or null.
+ * The handshake completes without one so the client hears why, instead of a bare reset.
+ */
+export function certificateRefusal(
+  socket: TLSSocket,
+  now: number,
+): { status: number; message: string } | null {
+  if (socket.authorized) return null;
+  const cert = socket.getPeerCertificate?.();
+  if (!cert || !cert.subject) {
+    return { status: 496, message: "a TLS client certificate is required and none was sent" };
+  }
+  const notAfter = Date.parse(cert.valid_to ?? "");
+  const notBefore = Date.parse(cert.valid_from ?? "");
+  const why = notAfter < now
+    ? `it expired on ${new Date(notAfter).toISOString()}`
+    : notBefore > now
+    ? `it is not valid before ${new Date(notBefore).toISOString()}`
+    : `it is not issued by a CA this collector trusts (${socket.authorizationError ?? "unknown"})`;
+  const subject = Object.entries(cert.subject).map(([k, v]) => `${k}=${v}`).join(", ");
+  return { status: 495, message: `TLS client certificate "${subject}" not accepted: ${why}` };
+}
+
 function headersOf(req: IncomingMessage): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(req.headers)) out[k] = Array.isArray(v) ? v.join(", ") : v;
@@ -71,8 +122,17 @@ export async function startCollector(
   await clearIncoming(config.storeDir);
   if (config.bearerToken) logger.redact(config.bearerToken);
 
+  /** Episodes being received now, by "host/episode": one upload at a time per episode. */
+  const receiving = new Set<string>();
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const refusal = certificateRefusal(req.socket as TLSSocket, now());
+    if (refusal) {
+      refuseEarly(req, res, refusal.status, refusal.message + "\n");
+      logger.warn(`${req.method} ${path} ${refusal.status}`, { reason: refusal.message });
+      return;
+    }
     const identity = clientIdentity(req.socket as TLSSocket);
     const log = (status: number, extra: Record<string, string | number> = {}) =>
       logger.info(`${req.method} ${path} ${status}`, { client: identity.subject, ...extra });
@@ -92,20 +152,31 @@ export async function startCollector(
       config,
     );
     if (!verdict.ok) {
-      await drain(req);
-      send(res, verdict.status, verdict.message + "\n");
+      refuseEarly(req, res, verdict.status, verdict.message + "\n");
       return log(verdict.status, { reason: verdict.message.slice(0, 120) });
     }
     const upload = verdict.upload;
     if (await isStored(config.storeDir, upload)) {
-      await drain(req);
-      send(res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`);
+      refuseEarly(req, res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`);
       return log(409);
     }
-    const result = await storeUpload(config.storeDir, upload, req, {
-      clientSubject: identity.subject,
-      now: now(),
-    });
+    const key = `${upload.hostId}/${upload.episodeId}`;
+    if (receiving.has(key)) {
+      // Not 409: the other upload may still fail, and a 409 would make this sender drop it.
+      res.setHeader("retry-after", "5");
+      refuseEarly(req, res, 503, `another upload of ${key} is in progress\n`);
+      return log(503);
+    }
+    receiving.add(key);
+    let result;
+    try {
+      result = await storeUpload(config.storeDir, upload, req, {
+        clientSubject: identity.subject,
+        now: now(),
+      });
+    } finally {
+      receiving.delete(key);
+    }
     switch (result.kind) {
       case "stored":
         send(
@@ -134,7 +205,8 @@ export async function startCollector(
     cert: config.tls.cert,
     ca: config.tls.clientCa,
     requestCert: true,
-    rejectUnauthorized: true,
+    // Checked per request (certificateRefusal), so a refused client hears 495/496, not a reset.
+    rejectUnauthorized: false,
   }, (req, res) => {
     handle(req, res).catch((error) => {
       logger.error("request failed", { path: req.url, error: describeError(error) });

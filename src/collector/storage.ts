@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { fsyncDir, tempPathFor, writeAll, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeBase64 } from "../protocol/_base64.ts";
-import { COMPRESSION_FORMAT } from "../protocol/protocol.ts";
+import { COMPRESSION_FORMAT, COMPRESSIONS } from "../protocol/protocol.ts";
 import type { Admitted } from "./gate.ts";
 
 /** Directory under the store for bodies being received. */
@@ -43,9 +43,16 @@ export function storedPath(
   );
 }
 
-/** Whether the store already holds this episode. */
-export async function isStored(storeDir: string, upload: Admitted): Promise<boolean> {
-  return (await Deno.lstat(storedPath(storeDir, upload)).catch(() => null)) !== null;
+/** Whether the store already holds this episode, under any compression's extension. */
+export async function isStored(
+  storeDir: string,
+  upload: Pick<Admitted, "hostId" | "episodeId">,
+): Promise<boolean> {
+  for (const compression of COMPRESSIONS) {
+    const path = storedPath(storeDir, { ...upload, compression });
+    if ((await Deno.lstat(path).catch(() => null)) !== null) return true;
+  }
+  return false;
 }
 
 /** Removes leftovers of uploads interrupted by a crash. */
@@ -97,6 +104,11 @@ export async function storeUpload(
   const dest = storedPath(storeDir, upload);
   const hostDir = join(storeDir, upload.hostId);
   await Deno.mkdir(hostDir, { recursive: true });
+  // Checked again here, where the caller's check may be stale: one episode, one stored copy.
+  if (await isStored(storeDir, upload)) {
+    await Deno.remove(temp);
+    return { kind: "duplicate" };
+  }
   try {
     await Deno.link(temp, dest);
   } catch (error) {

@@ -1,7 +1,12 @@
 /**
- * What a collector's HTTP status means for the episode (SPEC §4 table). Pure; the one place the
- * status-code classes are defined.
+ * What a collector's answer (status, body, headers), or the failure to get one, means for the
+ * episode: the SPEC §4 table. Pure; the one place the outcome classes are defined.
+ *
+ * The rule behind the table: quarantine only what the collector says about *this episode*. An
+ * answer about the connection, our credentials or the collector's setup is never the episode's
+ * fault, whatever its status code: TLS-terminating proxies answer certificate problems with 400s.
  */
+import { STATUS_CODES } from "node:http";
 
 /** The outcome class of one upload attempt. */
 export type OutcomeClass =
@@ -12,11 +17,69 @@ export type OutcomeClass =
   | "misconfigured"
   | "transient";
 
-const CREDENTIALS = new Set([401, 403, 407]);
-const MISCONFIGURED = new Set([404, 405]);
+/** Why an attempt got no HTTP answer. */
+export type FailureKind = "credentials" | "tls" | "network" | "timeout" | "aborted";
+
+/** A collector's answer as {@linkcode classifyAnswer} reads it. */
+export interface Answer {
+  status: number;
+  /** The first bytes of the body, as text. */
+  body: string;
+  /** Lower-case header names. */
+  headers: Record<string, string | undefined>;
+}
+
+/** An answer's class and the likely cause, in words an operator can act on. */
+export interface Classified {
+  class: OutcomeClass;
+  cause: string;
+}
+
+const CREDENTIALS = new Map<number, string>([
+  [401, "the collector wants a (different) bearer token: check receiver.bearer_token"],
+  [403, "the collector refused this host's credentials (client certificate or token)"],
+  [407, "a proxy in front of the collector wants credentials"],
+  [495, "the collector rejected our TLS client certificate (untrusted CA, expired or revoked)"],
+  [496, "the collector requires a TLS client certificate and none was sent"],
+]);
+const MISCONFIGURED = new Map<number, string>([
+  [404, "no such path on the collector: check receiver.url"],
+  [405, "the collector does not accept PUT at this path: check receiver.url"],
+  [421, "the request reached a server not configured for this host name: check receiver.url"],
+  [426, "the collector wants another protocol: check receiver.url (https://)"],
+  [431, "a server in front of the collector refuses our request headers as too large"],
+  [494, "a server in front of the collector refuses our request headers as too large"],
+  [497, "plain HTTP was sent to an HTTPS port: receiver.url must start with https://"],
+]);
 const TRANSIENT_4XX = new Set([408, 425, 429]);
 
-/** Classifies an HTTP status code per SPEC §4. */
+/** 400 bodies that are about the connection, not the episode (nginx's texts, and kin). */
+const HOST_LEVEL_400: readonly { pattern: RegExp; class: OutcomeClass; cause: string }[] = [
+  {
+    pattern: /no required ssl certificate was sent|client certificate (is )?(required|missing)/i,
+    class: "credentials",
+    cause: "the collector requires a TLS client certificate and none was sent: " +
+      "check receiver.client_cert",
+  },
+  {
+    pattern:
+      /ssl certificate error|client certificate (is )?(invalid|expired|revoked|untrusted|not trusted|rejected)/i,
+    class: "credentials",
+    cause: "the collector rejected our TLS client certificate (untrusted CA, expired or revoked)",
+  },
+  {
+    pattern: /plain http request was sent to https port/i,
+    class: "misconfigured",
+    cause: "plain HTTP was sent to an HTTPS port: receiver.url must start with https://",
+  },
+  {
+    pattern: /request header or cookie too large/i,
+    class: "misconfigured",
+    cause: "a server in front of the collector refuses our request headers as too large",
+  },
+];
+
+/** Classifies an HTTP status code alone per SPEC §4 (no body rules). */
 export function classifyStatus(status: number): OutcomeClass {
   if (status >= 200 && status < 300) return "stored";
   if (status === 409) return "duplicate";
@@ -26,6 +89,150 @@ export function classifyStatus(status: number): OutcomeClass {
   if (status >= 400 && status < 500) return "refused";
   // 5xx, and anything outside the classes HTTP defines, is worth another try later.
   return "transient";
+}
+
+/** Classifies a whole answer per SPEC §4: status first, then what a 400's body is about. */
+export function classifyAnswer(answer: Answer): Classified {
+  const { status } = answer;
+  if (status === 400) {
+    const text = answerText(answer.body, 4096);
+    for (const row of HOST_LEVEL_400) {
+      if (row.pattern.test(text)) return { class: row.class, cause: row.cause };
+    }
+  }
+  const cls = classifyStatus(status);
+  const cause = CREDENTIALS.get(status) ?? MISCONFIGURED.get(status) ??
+    (cls === "misconfigured"
+      ? `the collector redirects${
+        answer.headers.location ? ` to "${answer.headers.location}"` : ""
+      }: set receiver.url to the final address`
+      : cls === "stored"
+      ? "stored"
+      : cls === "duplicate"
+      ? "the collector already has this episode"
+      : cls === "refused"
+      ? "the collector refused this episode"
+      : "the collector is unavailable for now");
+  return { class: cls, cause };
+}
+
+/** The failure as {@linkcode classifyFailure} reads it: a Node-style error's code and message. */
+export interface Failure {
+  code?: string | undefined;
+  message: string;
+}
+
+/** A failure's kind and the likely cause, in words an operator can act on. */
+export interface ClassifiedFailure {
+  kind: FailureKind;
+  cause: string;
+}
+
+/** TLS alerts a server sends when it does not accept our client certificate (RFC 8446 §6.2). */
+const CERT_ALERTS: readonly { pattern: RegExp; cause: (sentCert: boolean) => string }[] = [
+  {
+    pattern: /certificate[_ ]?required/i,
+    cause: () =>
+      "the collector requires a TLS client certificate and none was sent: check receiver.client_cert",
+  },
+  {
+    pattern: /certificate[_ ]?expired/i,
+    cause: () => "the collector says our TLS client certificate has expired",
+  },
+  {
+    pattern: /unknown[_ ]?ca/i,
+    cause: () => "the collector does not trust the CA that issued our TLS client certificate",
+  },
+  {
+    pattern: /certificate[_ ]?revoked/i,
+    cause: () => "the collector says our TLS client certificate is revoked",
+  },
+  {
+    pattern: /bad[_ ]?certificate|certificate[_ ]?unknown|unsupported[_ ]?certificate/i,
+    cause: () => "the collector rejected our TLS client certificate",
+  },
+  { pattern: /access[_ ]?denied/i, cause: () => "the collector denied this host access" },
+  {
+    pattern: /handshake[_ ]?failure/i,
+    cause: (sent) =>
+      sent
+        ? "the collector aborted the TLS handshake, most likely over our client certificate"
+        : "the collector aborted the TLS handshake; no client certificate was sent, " +
+          "and it most likely requires one: check receiver.client_cert",
+  },
+];
+
+/** Codes Node and Deno give when the collector's own certificate fails verification. */
+const SERVER_CERT_CODES =
+  /^(UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT|CERT_|ERR_TLS_CERT_ALTNAME)/;
+
+/**
+ * Classifies an attempt that got no HTTP answer. `sentCert`: whether a client certificate was
+ * configured for the request.
+ */
+export function classifyFailure(failure: Failure, sentCert: boolean): ClassifiedFailure {
+  const code = failure.code ?? "";
+  const text = `${code} ${failure.message}`;
+  if (/alert/i.test(text)) {
+    for (const row of CERT_ALERTS) {
+      if (row.pattern.test(text)) return { kind: "credentials", cause: row.cause(sentCert) };
+    }
+    return { kind: "tls", cause: `TLS alert from the collector: ${failure.message}` };
+  }
+  if (SERVER_CERT_CODES.test(code) || /invalid peer certificate/i.test(failure.message)) {
+    return {
+      kind: "tls",
+      cause: "cannot verify the collector's TLS certificate: check receiver.ca_bundle",
+    };
+  }
+  if (/^ERR_SSL|^ERR_TLS/.test(code)) return { kind: "tls", cause: "TLS failure" };
+  if (code === "ETIMEDOUT" || code === "ESOCKETTIMEDOUT") {
+    return { kind: "timeout", cause: "the connection timed out" };
+  }
+  if (code === "ABORT_ERR") return { kind: "aborted", cause: "aborted" };
+  return { kind: "network", cause: "network failure" };
+}
+
+const ENTITIES: Record<string, string> = {
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+  nbsp: " ",
+};
+
+/**
+ * The readable text of a response body: HTML without its head, scripts, tags and the server
+ * signature after `<hr>`; entities decoded; whitespace collapsed; at most `limit` characters.
+ */
+export function answerText(body: string, limit = 300): string {
+  let text = body;
+  if (/<\/?[a-z][^>]*>/i.test(text)) {
+    text = text
+      .replace(/<(head|script|style)\b[\s\S]*?<\/\1\s*>/gi, " ")
+      .replace(/<hr\b[\s\S]*$/i, " ")
+      .replace(/<[^>]*>/g, " ")
+      .replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (m, e: string) => {
+        if (e[0] === "#") {
+          const n = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1));
+          return Number.isFinite(n) && n > 0 && n < 0x110000 ? String.fromCodePoint(n) : m;
+        }
+        return ENTITIES[e.toLowerCase()] ?? m;
+      });
+  }
+  // deno-lint-ignore no-control-regex -- control characters must not reach a log line
+  text = text.replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim();
+  return text.length > limit ? text.slice(0, limit) + "…" : text;
+}
+
+/** "HTTP 400 Bad Request: <text of the body>", the way an answer is quoted in reasons and logs. */
+export function describeAnswer(status: number, body: string): string {
+  const phrase = STATUS_CODES[status];
+  const line = `HTTP ${status}${phrase ? ` ${phrase}` : ""}`;
+  // HTML error pages repeat the status line; say it once.
+  const text = answerText(body).replace(line.slice(5), "").replace(/^[\s:.-]+/, "").trim();
+  return text ? `${line}: ${text}` : line;
 }
 
 /**

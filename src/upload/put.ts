@@ -3,15 +3,30 @@
  *
  * `node:https` rather than `fetch`: Deno's fetch turns a streamed body into chunked framing and has
  * no per-client switch to skip certificate verification; node:https does both, and mTLS.
+ *
+ * The body is read here in {@linkcode BODY_CHUNK_BYTES} pieces and written with backpressure,
+ * not piped from `createReadStream`: in Deno 2.9.6 a piped file stream hangs on a reused
+ * keep-alive socket when it fits in one read (tests/upload/put_test.ts reproduces it).
  */
 import http from "node:http";
 import https from "node:https";
-import { createReadStream } from "node:fs";
 import { isIP } from "node:net";
 import type { TlsMaterial } from "../config/config.ts";
+import { createReceiverAgent, type ReceiverAgent } from "./agent.ts";
+import { classifyFailure, type FailureKind } from "./classify.ts";
+import type { Throttle } from "./throttle.ts";
 
 /** How much of a response body is kept (quarantine reasons hold the first 4 KiB). */
 export const RESPONSE_BODY_LIMIT = 4096;
+
+/** Response bytes read past the kept part so the connection can be reused; beyond, it is closed. */
+export const RESPONSE_DRAIN_LIMIT = 1024 * 1024;
+
+/** Size of one read of the body file. */
+export const BODY_CHUNK_BYTES = 1024 * 1024;
+
+/** The longest timer setTimeout honours; longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One upload attempt. */
 export interface PutRequest {
@@ -27,6 +42,13 @@ export interface PutRequest {
   /** False skips certificate verification for this request only. */
   verifyTls: boolean;
   signal?: AbortSignal;
+  /**
+   * The receiver's keep-alive pool (its TLS settings win over `tls`/`verifyTls`).
+   * @default {a one-request connection, closed when the attempt ends}
+   */
+  agent?: ReceiverAgent;
+  /** The host-wide bandwidth cap, shared with concurrent uploads. @default {none} */
+  throttle?: Throttle;
 }
 
 /** The collector's answer. */
@@ -37,36 +59,63 @@ export interface PutResponse {
   body: string;
 }
 
-/** The attempt failed before a response: network, TLS, timeout or abort. */
+/** The attempt failed before a response: credentials refused in TLS, TLS, network, timeout, abort. */
 export class UploadError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
+  /** What failed; "credentials" means the collector refused our client certificate. */
+  readonly kind: FailureKind;
+  constructor(message: string, kind: FailureKind, options?: ErrorOptions) {
     super(message, options);
     this.name = "UploadError";
+    this.kind = kind;
   }
 }
 
+function toUploadError(error: Error, sentCert: boolean): UploadError {
+  if (error instanceof UploadError) return error;
+  const { kind, cause } = classifyFailure(
+    { code: (error as { code?: string }).code, message: error.message },
+    sentCert,
+  );
+  return new UploadError(cause, kind, { cause: error });
+}
+
 /**
- * PUTs `bodyPath` to `url`.
- * @throws {UploadError} when no HTTP response arrives (network, TLS, timeout, abort).
+ * PUTs `bodyPath` to `url`. An already-aborted signal rejects at once, without connecting.
+ * @throws {UploadError} when no HTTP response arrives (credentials, TLS, network, timeout, abort).
  */
 export function put(request: PutRequest): Promise<PutResponse> {
+  if (request.signal?.aborted) {
+    return Promise.reject(new UploadError("aborted before sending", "aborted"));
+  }
   const url = new URL(request.url);
   const isHttps = url.protocol === "https:";
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const pool = request.agent ??
+    createReceiverAgent({
+      tls: request.tls,
+      verifyTls: request.verifyTls,
+      keepAlive: false,
+      maxSockets: 1,
+    });
+  const ownsPool = request.agent === undefined;
   return new Promise<PutResponse>((resolve, reject) => {
     let settled = false;
+    let bodySent = false;
+    let wakeWriter: (() => void) | null = null;
     const finish = (error: Error | null, response?: PutResponse) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       request.signal?.removeEventListener("abort", onAbort);
-      body.destroy();
-      if (error) {
+      wakeWriter?.();
+      // A connection with an unfinished request or response cannot carry another one: close it.
+      if (error || !bodySent) {
         req.destroy();
-        reject(
-          error instanceof UploadError ? error : new UploadError(error.message, { cause: error }),
-        );
-      } else resolve(response as PutResponse);
+        req.socket?.destroy();
+      }
+      if (ownsPool) pool.close();
+      if (error) reject(toUploadError(error, pool.sendsCert));
+      else resolve(response as PutResponse);
     };
     const options: https.RequestOptions = {
       method: "PUT",
@@ -74,19 +123,13 @@ export function put(request: PutRequest): Promise<PutResponse> {
       port: url.port || (isHttps ? 443 : 80),
       path: url.pathname,
       headers: { ...request.headers, "content-length": String(request.size) },
-      agent: false,
-      ...(isHttps && {
-        rejectUnauthorized: request.verifyTls,
-        ...(request.tls.ca !== undefined && { ca: request.tls.ca }),
-        ...(request.tls.cert !== undefined && { cert: request.tls.cert }),
-        ...(request.tls.key !== undefined && { key: request.tls.key }),
-        // SNI carries names only; for an IP literal the certificate's IP SAN is checked.
-        ...(isIP(hostname) === 0 && { servername: hostname }),
-      }),
+      agent: isHttps ? pool.https : pool.http,
+      ...(isHttps && isIP(hostname) === 0 && { servername: hostname }),
     };
     const req = (isHttps ? https : http).request(options, (res) => {
       const chunks: Uint8Array[] = [];
       let kept = 0;
+      let seen = 0;
       const done = () => {
         const headers: Record<string, string | undefined> = {};
         for (const [k, v] of Object.entries(res.headers)) {
@@ -103,28 +146,82 @@ export function put(request: PutRequest): Promise<PutResponse> {
           headers,
           body: new TextDecoder().decode(bytes),
         });
-        res.destroy();
       };
       res.on("data", (chunk: Uint8Array) => {
+        seen += chunk.length;
         if (kept < RESPONSE_BODY_LIMIT) {
           const part = chunk.subarray(0, RESPONSE_BODY_LIMIT - kept);
-          chunks.push(part);
+          chunks.push(part.slice());
           kept += part.length;
         }
-        if (kept >= RESPONSE_BODY_LIMIT) done();
+        if (seen > RESPONSE_DRAIN_LIMIT) {
+          bodySent = false; // not reusable: finish() closes the connection
+          done();
+        }
       });
       res.on("end", done);
       res.on("error", (e: Error) => finish(e));
     });
     req.on("error", (e: Error) => finish(e));
+    const timeoutMs = Math.min(Math.max(0, request.timeoutMs), MAX_TIMER_MS);
     const timer = setTimeout(
-      () => finish(new UploadError(`timed out after ${request.timeoutMs / 1000} s`)),
-      request.timeoutMs,
+      () =>
+        finish(
+          new UploadError(`timed out after ${request.timeoutMs / 1000} s`, "timeout"),
+        ),
+      timeoutMs,
     );
-    const onAbort = () => finish(new UploadError("aborted"));
+    const onAbort = () => finish(new UploadError("aborted", "aborted"));
     request.signal?.addEventListener("abort", onAbort);
-    const body = createReadStream(request.bodyPath);
-    body.on("error", (e: Error) => finish(e));
-    body.pipe(req);
+    writeBody(request, req, () => settled, (wake) => (wakeWriter = wake)).then(
+      () => {
+        if (!settled) {
+          bodySent = true;
+          req.end();
+        }
+      },
+      (error: Error) => finish(error),
+    );
   });
+}
+
+/** Streams the file into `req` in big reads, honouring backpressure and the throttle. */
+async function writeBody(
+  request: PutRequest,
+  req: http.ClientRequest,
+  stopped: () => boolean,
+  onWait: (wake: (() => void) | null) => void,
+): Promise<void> {
+  using file = await Deno.open(request.bodyPath, { read: true });
+  let remaining = request.size;
+  const slice = request.throttle?.sliceBytes ?? BODY_CHUNK_BYTES;
+  while (remaining > 0 && !stopped()) {
+    const buffer = new Uint8Array(Math.min(BODY_CHUNK_BYTES, remaining));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    if (filled === 0) {
+      throw new Error(`"${request.bodyPath}" ended ${remaining} bytes short of its size`);
+    }
+    remaining -= filled;
+    for (let off = 0; off < filled && !stopped(); off += slice) {
+      const part = buffer.subarray(off, Math.min(filled, off + slice));
+      if (request.throttle) await request.throttle.take(part.length, request.signal);
+      if (stopped()) return;
+      if (!req.write(part)) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            req.off("drain", wake);
+            onWait(null);
+            resolve();
+          };
+          req.on("drain", wake);
+          onWait(wake);
+        });
+      }
+    }
+  }
 }

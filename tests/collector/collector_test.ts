@@ -11,6 +11,7 @@ import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { runCli } from "../../devkit/cli.ts";
 import { curlPut } from "../../devkit/curl.ts";
+import { makeRogueClients } from "../support/fault_server.ts";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { packEpisode } from "../../src/pack/pack.ts";
 import { EXIT } from "../../src/cli/args.ts";
@@ -204,7 +205,8 @@ Deno.test("curl → collector: mTLS upload stored; bad digest, no commit, wrong 
   assertEquals(new TextDecoder().decode(health.stdout), "ok CN=lab-01\n");
 
   const noCert = await put("c-6", stamped, null);
-  assert(noCert.code !== 0 && noCert.status === 0, `handshake refused: curl exit ${noCert.code}`);
+  assertEquals(noCert.status, 496, "a missing certificate is answered, not reset");
+  assertMatch(noCert.body, /client certificate is required and none was sent/);
 
   assertEquals(await names(join(collector.storeDir, "lab-01")), ["c-1.tar.gz", "c-1.tar.gz.json"]);
   assertEquals(await names(join(collector.storeDir, ".incoming")), [], "nothing half-stored");
@@ -260,4 +262,122 @@ Deno.test("collector killed with SIGKILL mid-upload stores nothing partial; the 
   assertEquals(await sha256(stored), sidecar.sha256);
   const { stderr } = await second.stop();
   assertEquals(count(stderr, "PUT /v1/episodes/lab-01/ep-big.tar.gz 201"), 1);
+});
+
+Deno.test("curl → collector: one episode stored once whatever its extension; .tar.zst accepted", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  await using collector = await startCollectorProcess(tmp.path, pki);
+  const body = join(tmp.path, "body");
+  await Deno.writeFile(body, new Uint8Array(5000).fill(3));
+  const digest = await sha256(body);
+  const put = (id: string, ext: string, type: string) =>
+    curlPut(`${collector.url}/v1/episodes/lab-01/${id}${ext}`, {
+      pki,
+      bodyPath: body,
+      headers: {
+        "Content-Type": type,
+        "X-CIS490-Host-Id": "lab-01",
+        "X-CIS490-Episode-Id": id,
+        "X-CIS490-Code-Commit": COMMIT,
+        "Content-Digest": `sha-256=:${digest}:`,
+      },
+    });
+  assertEquals((await put("e-1", ".tar.gz", "application/gzip")).status, 201);
+  assertEquals((await put("e-1", ".tar", "application/x-tar")).status, 409);
+  assertEquals((await put("e-1", ".tar.zst", "application/zstd")).status, 409);
+  const zst = await put("e-2", ".tar.zst", "application/zstd");
+  assertEquals(zst.status, 201, zst.body);
+  assertEquals((await put("e-2", ".tar.gz", "application/gzip")).status, 409);
+  assertEquals(
+    JSON.parse(
+      await Deno.readTextFile(
+        join(collector.storeDir, "lab-01", "e-2.tar.zst.json"),
+      ),
+    ).content_type,
+    "application/zstd",
+  );
+  assertEquals(await names(join(collector.storeDir, "lab-01")), [
+    "e-1.tar.gz",
+    "e-1.tar.gz.json",
+    "e-2.tar.zst",
+    "e-2.tar.zst.json",
+  ]);
+});
+
+Deno.test("collector answers an oversized Content-Length with 413 before reading the body", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  await using collector = await startCollectorProcess(
+    tmp.path,
+    pki,
+    "[gate]\nmax_body_bytes = 1000",
+  );
+  const url = new URL(collector.url);
+  const client = pki.client("lab-01");
+  const conn = await Deno.connectTls({
+    hostname: url.hostname,
+    port: Number(url.port),
+    caCerts: [await Deno.readTextFile(pki.ca)],
+    cert: await Deno.readTextFile(client.cert),
+    key: await Deno.readTextFile(client.key),
+  });
+  // Headers only: a collector that read the body first would never answer.
+  await conn.write(new TextEncoder().encode(
+    "PUT /v1/episodes/lab-01/big.tar.gz HTTP/1.1\r\nHost: x\r\n" +
+      "Content-Type: application/gzip\r\nX-CIS490-Host-Id: lab-01\r\n" +
+      `X-CIS490-Episode-Id: big\r\nX-CIS490-Code-Commit: ${COMMIT}\r\n` +
+      `Content-Digest: sha-256=:${"A".repeat(43)}=:\r\nContent-Length: 50000000000\r\n\r\n`,
+  ));
+  let answer = "";
+  const buffer = new Uint8Array(4096);
+  while (!answer.includes("limit")) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    answer += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  conn.close();
+  assertMatch(answer, /^HTTP\/1\.1 413 /);
+  assertMatch(answer, /body of 50000000000 bytes exceeds the limit of 1000/);
+});
+
+Deno.test("curl and shipper → collector: an untrusted or expired certificate is answered 495, not reset", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  const rogue = await makeRogueClients(pki, "lab-01");
+  await using collector = await startCollectorProcess(tmp.path, pki);
+  const body = join(tmp.path, "body");
+  await Deno.writeFile(body, new Uint8Array(10));
+  for (
+    const [client, pattern] of [
+      [rogue.otherCa, /"CN=lab-01" not accepted: it is not issued by a CA this collector trusts/],
+      [rogue.expired, /"CN=lab-01" not accepted: it expired on 2020-02-01T00:00:00\.000Z/],
+    ] as const
+  ) {
+    const answer = await curlPut(`${collector.url}/v1/episodes/lab-01/x.tar.gz`, {
+      pki,
+      client,
+      bodyPath: body,
+    });
+    assertEquals(answer.status, 495, answer.body);
+    assertMatch(answer.body, pattern);
+  }
+  for (const client of [rogue.otherCa, rogue.expired, null]) {
+    await using lab = await makeLab({
+      url: collector.url,
+      pki: client ? { ...pki, client: () => client } : pki,
+      noClientCert: client === null,
+    });
+    await makeEpisode(lab.dataRoot, "ep-1");
+    const run = await lab.once();
+    assertEquals(run.code, EXIT.config, run.stderr);
+    assertEquals(await names(lab.layout.quarantine), []);
+    assertEquals(await names(lab.layout.episodes), ["ep-1"]);
+    assertMatch(run.stderr, /ERROR collector refused our credentials: uploads paused/);
+    assertMatch(
+      run.stderr,
+      client ? /not accepted: it (is not issued|expired on)/ : /none was sent/,
+    );
+  }
+  assertEquals(await names(join(collector.storeDir, "lab-01")), []);
 });

@@ -12,6 +12,7 @@ import { sharedPki } from "../support/shared_pki.ts";
 import { type Nginx, nginxPath, startNginx } from "../../devkit/nginx.ts";
 import { EXIT } from "../../src/cli/args.ts";
 import type { Pki } from "../../devkit/pki.ts";
+import { makeRogueClients } from "../support/fault_server.ts";
 
 /** Runs `body` with nginx up; fails (never skips) when nginx is not installed. */
 async function withNginx(locations: string, body: (nginx: Nginx, pki: Pki) => Promise<void>) {
@@ -157,3 +158,38 @@ Deno.test("shipper → nginx: a wrong receiver.url (404/405 from nginx) pauses u
     assertEquals(await names(lab.layout.quarantine), []);
     assertEquals(await names(lab.layout.episodes), ["ep-1", "ep-2"]);
   }));
+
+for (const rogue of ["other-ca", "expired", "none"] as const) {
+  Deno.test(`shipper → nginx: a client certificate nginx refuses (${rogue}) pauses uploads, quarantines nothing, exits 78`, () =>
+    withNginx("", async (nginx, pki) => {
+      const clients = await makeRogueClients(pki, "lab-01");
+      const cert = rogue === "other-ca"
+        ? clients.otherCa
+        : rogue === "expired"
+        ? clients.expired
+        : undefined;
+      await using lab = await makeLab({
+        url: nginx.url,
+        pki: cert ? { ...pki, client: () => cert } : pki,
+        noClientCert: cert === undefined,
+        bearerToken: "tok-s3cret-nginx",
+      });
+      await makeEpisode(lab.dataRoot, "ep-1");
+      await makeEpisode(lab.dataRoot, "ep-2");
+      const run = await lab.once();
+      assertEquals(run.code, EXIT.config, run.stderr);
+      assertEquals(await names(lab.layout.quarantine), []);
+      assertEquals(await names(lab.layout.episodes), ["ep-1", "ep-2"]);
+      const lines = await nginx.log();
+      assertEquals(lines.length, 1, "one probe, then uploads paused");
+      assertMatch(lines[0] ?? "", / 400 /, "nginx answers a refused certificate with a plain 400");
+      assertMatch(run.stderr, /ERROR collector refused our credentials: uploads paused/);
+      assertMatch(
+        run.stderr,
+        rogue === "none"
+          ? /No required SSL certificate was sent.*none was sent/
+          : /The SSL certificate error.*rejected our TLS client certificate/,
+      );
+      assert(!run.stderr.includes("tok-s3cret-nginx"));
+    }));
+}

@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
+import { STATUS_CODES } from "node:http";
 import { COMMIT, makeEpisode, names } from "../../devkit/fixtures.ts";
 import { type FaultServer, type Script, startFaultServer } from "../support/fault_server.ts";
 import { makeLab } from "../support/lab.ts";
@@ -94,7 +95,7 @@ for (const status of [400, 410, 412, 413, 415, 422]) {
       assertEquals(reason.shipper_version, VERSION);
       assertEquals(
         reason.reason,
-        `collector refused the episode with HTTP ${status}: ${remediation}`,
+        `collector refused the episode: HTTP ${status} ${STATUS_CODES[status]}: ${remediation}`,
       );
       assert(Date.parse(reason.quarantined_at) >= before - 1000);
       const again = await lab.once();

@@ -1,4 +1,4 @@
-import { assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import { type Action, decide } from "../../src/queue/outcome.ts";
 import { JITTER, RETRY_AFTER_CAP_MS, retryDelayMs } from "../../src/queue/backoff.ts";
 
@@ -22,8 +22,83 @@ Deno.test("decide() quarantines a permanent refusal with the collector's words",
     status: 400,
     body: "commit missing. Remediation: update the host\nmore",
     reason:
-      "collector refused the episode with HTTP 400: commit missing. Remediation: update the host",
+      "collector refused the episode: HTTP 400 Bad Request: commit missing. Remediation: update the host more",
   } as Action);
+});
+
+const nginxSslError =
+  "<html>\r\n<head><title>400 The SSL certificate error</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The SSL certificate error</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
+Deno.test("decide() pauses, never quarantines, on a 400 about our TLS client certificate", () => {
+  assertEquals(decide(answer(400, nginxSslError), ctx), {
+    kind: "pause",
+    why: "credentials",
+    status: 400,
+    message:
+      "HTTP 400 Bad Request: The SSL certificate error (likely cause: the collector rejected our TLS client certificate (untrusted CA, expired or revoked))",
+  });
+  const plain = decide(answer(400, "The plain HTTP request was sent to HTTPS port"), ctx);
+  assertEquals([plain.kind, (plain as { why: string }).why], ["pause", "misconfigured"]);
+  for (const status of [495, 496]) assertEquals(decide(answer(status), ctx).kind, "pause");
+  for (const status of [421, 426, 431, 494, 497]) {
+    assertEquals((decide(answer(status), ctx) as { why: string }).why, "misconfigured");
+  }
+});
+
+Deno.test("decide() names our expired client certificate, with its date, as the cause", () => {
+  const expired = { ...ctx, clientCertNotAfter: Date.parse("2020-02-01T00:00:00Z") };
+  assertEquals(decide(answer(400, nginxSslError), expired), {
+    kind: "pause",
+    why: "credentials",
+    status: 400,
+    message:
+      "HTTP 400 Bad Request: The SSL certificate error (likely cause: our client certificate (receiver.client_cert) expired on 2020-02-01T00:00:00.000Z: renew it)",
+  });
+  assertEquals(
+    decide({
+      error: "the collector says our TLS client certificate has expired",
+      kind: "credentials",
+    }, expired),
+    {
+      kind: "pause",
+      why: "credentials",
+      status: 0,
+      message:
+        "our client certificate (receiver.client_cert) expired on 2020-02-01T00:00:00.000Z: renew it (the collector says our TLS client certificate has expired)",
+    },
+  );
+  const valid = { ...ctx, clientCertNotAfter: NOW + 1 };
+  assertEquals(decide({ error: "unknown CA", kind: "credentials" }, valid), {
+    kind: "pause",
+    why: "credentials",
+    status: 0,
+    message: "unknown CA",
+  });
+});
+
+Deno.test("decide() retries TLS, network, timeout and unlabelled failures", () => {
+  for (const kind of ["tls", "network", "timeout", "aborted", undefined] as const) {
+    const attempt = kind ? { error: "x", kind } : { error: "x" };
+    assertEquals(decide(attempt, ctx).kind, "retry", String(kind));
+  }
+});
+
+Deno.test("decide() scrubs configured secrets from every text of the action", () => {
+  const token = "tok-s3cret-abcdef";
+  const secrets = [token];
+  const echoed = `<pre>authorization: Bearer ${token}</pre>`;
+  const quarantined = decide(answer(400, echoed), { ...ctx, secrets });
+  assertEquals(quarantined, {
+    kind: "quarantine",
+    status: 400,
+    body: "<pre>authorization: Bearer [redacted]</pre>",
+    reason: "collector refused the episode: HTTP 400 Bad Request: authorization: Bearer [redacted]",
+  });
+  for (const status of [401, 503]) {
+    assert(!JSON.stringify(decide(answer(status, echoed), { ...ctx, secrets })).includes(token));
+  }
+  const failed = decide({ error: `echo ${token}` }, { ...ctx, secrets });
+  assertEquals((failed as { error: string }).error, "echo [redacted]");
 });
 
 Deno.test("decide() pauses on credential and URL problems without touching attempts", () => {
@@ -31,13 +106,15 @@ Deno.test("decide() pauses on credential and URL problems without touching attem
     kind: "pause",
     why: "credentials",
     status: 401,
-    message: "HTTP 401: bad token",
+    message:
+      "HTTP 401 Unauthorized: bad token (likely cause: the collector wants a (different) bearer token: check receiver.bearer_token)",
   });
   assertEquals(decide(answer(302, "", { location: "https://elsewhere/" }), ctx), {
     kind: "pause",
     why: "misconfigured",
     status: 302,
-    message: "HTTP 302 (redirect to https://elsewhere/)",
+    message:
+      'HTTP 302 Found (likely cause: the collector redirects to "https://elsewhere/": set receiver.url to the final address)',
   });
 });
 
@@ -60,7 +137,7 @@ Deno.test("decide() honours Retry-After when it asks for longer than the schedul
     kind: "retry",
     attempts: 1,
     nextAttemptAt: NOW + 120_000,
-    error: "HTTP 503: busy",
+    error: "HTTP 503 Service Unavailable: busy",
   });
 });
 

@@ -1,18 +1,137 @@
 import { assertEquals } from "../support/assert.ts";
-import { classifyStatus, parseRetryAfter } from "../../src/upload/classify.ts";
+import {
+  answerText,
+  classifyAnswer,
+  classifyFailure,
+  classifyStatus,
+  describeAnswer,
+  parseRetryAfter,
+} from "../../src/upload/classify.ts";
+
+/** nginx's own error page, as `ssl_verify_client on` sends it. */
+const nginxPage = (status: string, text: string) =>
+  `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status}</h1></center>\r\n<center>${text}</center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n`;
 
 Deno.test("classifyStatus() follows every row of the SPEC §4 table", () => {
   const rows: [number[], string][] = [
     [[200, 201, 204], "stored"],
     [[409], "duplicate"],
     [[400, 410, 412, 413, 415, 422, 402, 406, 411, 418, 451], "refused"],
-    [[401, 403, 407], "credentials"],
-    [[404, 405, 301, 302, 307, 308], "misconfigured"],
+    [[401, 403, 407, 495, 496], "credentials"],
+    [[404, 405, 421, 426, 431, 494, 497, 301, 302, 307, 308], "misconfigured"],
     [[408, 425, 429, 500, 502, 503, 504, 599], "transient"],
   ];
   for (const [statuses, expected] of rows) {
     for (const status of statuses) assertEquals(classifyStatus(status), expected, `HTTP ${status}`);
   }
+});
+
+Deno.test("classifyAnswer() reads what a 400 is about: the connection or the episode", () => {
+  const rows: [string, string][] = [
+    [nginxPage("400 Bad Request", "The SSL certificate error"), "credentials"],
+    [nginxPage("400 Bad Request", "No required SSL certificate was sent"), "credentials"],
+    [
+      nginxPage("400 Bad Request", "The plain HTTP request was sent to HTTPS port"),
+      "misconfigured",
+    ],
+    [nginxPage("400 Bad Request", "Request Header Or Cookie Too Large"), "misconfigured"],
+    ["client certificate expired\n", "credentials"],
+    ["X-CIS490-Code-Commit is missing. Remediation: update the lab host", "refused"],
+    [nginxPage("400 Bad Request", "Bad Request"), "refused"],
+    ["", "refused"],
+  ];
+  for (const [body, expected] of rows) {
+    assertEquals(classifyAnswer({ status: 400, body, headers: {} }).class, expected, body);
+  }
+  // Body rules are for 400s; a 422 that mentions certificates is still about the episode.
+  assertEquals(
+    classifyAnswer({ status: 422, body: "The SSL certificate error", headers: {} }).class,
+    "refused",
+  );
+  const cert = classifyAnswer({
+    status: 400,
+    body: nginxPage("400 Bad Request", "No required SSL certificate was sent"),
+    headers: {},
+  });
+  assertEquals(
+    cert.cause,
+    "the collector requires a TLS client certificate and none was sent: check receiver.client_cert",
+  );
+  assertEquals(
+    classifyAnswer({ status: 301, body: "", headers: { location: "https://new/" } }).cause,
+    'the collector redirects to "https://new/": set receiver.url to the final address',
+  );
+});
+
+Deno.test("classifyFailure() names a handshake refused over our certificate as credentials", () => {
+  const rows: [string, string, boolean, string][] = [
+    ["ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", "received fatal alert: UnknownCA", true, "credentials"],
+    [
+      "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED",
+      "received fatal alert: CertificateExpired",
+      true,
+      "credentials",
+    ],
+    [
+      "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
+      "received fatal alert: CertificateRequired",
+      false,
+      "credentials",
+    ],
+    [
+      "ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE",
+      "received fatal alert: BadCertificate",
+      true,
+      "credentials",
+    ],
+    ["", "received fatal alert: CertificateUnknown", true, "credentials"],
+    [
+      "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE",
+      "received fatal alert: HandshakeFailure",
+      false,
+      "credentials",
+    ],
+    ["", "received fatal alert: ProtocolVersion", true, "tls"],
+    ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "unable to verify the first certificate", true, "tls"],
+    ["", "invalid peer certificate: UnknownIssuer", true, "tls"],
+    ["ERR_TLS_CERT_ALTNAME_INVALID", "Hostname/IP does not match", true, "tls"],
+    ["ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:9", true, "network"],
+    ["ECONNRESET", "socket hang up", true, "network"],
+    ["ETIMEDOUT", "connect ETIMEDOUT", true, "timeout"],
+  ];
+  for (const [code, message, sent, kind] of rows) {
+    assertEquals(classifyFailure({ code, message }, sent).kind, kind, `${code} ${message}`);
+  }
+  assertEquals(
+    classifyFailure({ message: "received fatal alert: UnknownCA" }, true).cause,
+    "the collector does not trust the CA that issued our TLS client certificate",
+  );
+  assertEquals(
+    classifyFailure({ message: "received fatal alert: HandshakeFailure" }, false).cause,
+    "the collector aborted the TLS handshake; no client certificate was sent, and it most likely requires one: check receiver.client_cert",
+  );
+});
+
+Deno.test("answerText() strips HTML, the server signature and extra whitespace", () => {
+  assertEquals(
+    answerText(nginxPage("400 Bad Request", "The SSL certificate error")),
+    "400 Bad Request The SSL certificate error",
+  );
+  assertEquals(answerText("<p>a &amp; b &#233;&#x41;</p>\n\n  c"), "a & b éA c");
+  assertEquals(answerText("plain\r\n\ttext\u0000 here"), "plain text here");
+  assertEquals(answerText("x".repeat(400), 10), "xxxxxxxxxx…");
+});
+
+Deno.test("describeAnswer() quotes status, reason phrase and body text once", () => {
+  assertEquals(
+    describeAnswer(400, nginxPage("400 Bad Request", "The SSL certificate error")),
+    "HTTP 400 Bad Request: The SSL certificate error",
+  );
+  assertEquals(
+    describeAnswer(412, "commit not allowed\n"),
+    "HTTP 412 Precondition Failed: commit not allowed",
+  );
+  assertEquals(describeAnswer(599, ""), "HTTP 599");
 });
 
 Deno.test("parseRetryAfter() reads seconds and HTTP dates", () => {

@@ -1,0 +1,66 @@
+/**
+ * One keep-alive connection pool per receiver: TLS material, verification and a socket limit
+ * fixed once, shared by every upload to that receiver.
+ */
+import http from "node:http";
+import https from "node:https";
+import type { TlsMaterial } from "../config/config.ts";
+
+/** Options for {@linkcode createReceiverAgent}. */
+export interface ReceiverAgentOptions {
+  tls: TlsMaterial;
+  /** False skips certificate verification for this receiver only. */
+  verifyTls: boolean;
+  /** Connections open at once (uploads beyond it queue for a socket). @default {4} */
+  maxSockets?: number;
+  /** Keep idle connections for reuse. @default {true} */
+  keepAlive?: boolean;
+}
+
+/** A receiver's connection pool; pass it as `PutRequest.agent`. */
+export interface ReceiverAgent {
+  /** The pool for `https:` URLs. */
+  readonly https: https.Agent;
+  /** The pool for `http:` URLs. */
+  readonly http: http.Agent;
+  /** Whether a client certificate is presented. */
+  readonly sendsCert: boolean;
+  /** Sockets open now, in use or idle. */
+  openSockets(): number;
+  /** Closes every socket, idle or not; later uploads fail. */
+  close(): void;
+}
+
+function count(sockets: NodeJS.ReadOnlyDict<unknown[]> | undefined): number {
+  let n = 0;
+  for (const list of Object.values(sockets ?? {})) n += list?.length ?? 0;
+  return n;
+}
+
+/** Creates the connection pool for one receiver. */
+export function createReceiverAgent(options: ReceiverAgentOptions): ReceiverAgent {
+  const keepAlive = options.keepAlive ?? true;
+  const maxSockets = options.maxSockets ?? 4;
+  const common = { keepAlive, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" as const };
+  const { tls } = options;
+  const httpsAgent = new https.Agent({
+    ...common,
+    rejectUnauthorized: options.verifyTls,
+    ...(tls.ca !== undefined && { ca: tls.ca }),
+    ...(tls.cert !== undefined && { cert: tls.cert }),
+    ...(tls.key !== undefined && { key: tls.key }),
+  });
+  const httpAgent = new http.Agent(common);
+  return {
+    https: httpsAgent,
+    http: httpAgent,
+    sendsCert: tls.cert !== undefined,
+    openSockets: () =>
+      count(httpsAgent.sockets) + count(httpsAgent.freeSockets) + count(httpAgent.sockets) +
+      count(httpAgent.freeSockets),
+    close() {
+      httpsAgent.destroy();
+      httpAgent.destroy();
+    },
+  };
+}
