@@ -4,6 +4,7 @@ import { layoutOf } from "../queue/layout.ts";
 import { lockDataRoot } from "../queue/lock.ts";
 import { runPass } from "../queue/pass.ts";
 import { Service } from "../queue/service.ts";
+import { createTransport } from "../upload/transport.ts";
 import type { Config } from "../config/config.ts";
 import { ConfigError } from "../config/config.ts";
 import { daemonStatusOf, writeDaemonStatus } from "../status/daemon_status.ts";
@@ -60,7 +61,13 @@ export async function runShipper(
   const lock = await lockDataRoot(layoutOf(config.dataRoot).lockFile, config.dataRoot);
   try {
     if (options.once) {
-      const summary = await runPass({ config, logger, signal: io.signal });
+      const transport = createTransport(config);
+      let summary;
+      try {
+        summary = await runPass({ config, logger, signal: io.signal, transport });
+      } finally {
+        transport.close();
+      }
       for (const line of formatSummary(summary)) io.stdout(line);
       return exitCodeOf(summary);
     }

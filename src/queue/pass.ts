@@ -11,7 +11,8 @@ import { scanEpisodes } from "../episodes/scan.ts";
 import { walkEpisode } from "../episodes/walk.ts";
 import { preflight } from "../episodes/preflight.ts";
 import { EpisodeChangedError, packEpisode } from "../pack/pack.ts";
-import { put, type PutRequest, type PutResponse } from "../upload/put.ts";
+import { put, type PutRequest, type PutResponse, UploadError } from "../upload/put.ts";
+import type { Transport } from "../upload/transport.ts";
 import { parseRetryAfter } from "../upload/classify.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import { episodeRequest } from "../protocol/request.ts";
@@ -99,6 +100,8 @@ export interface PassOptions {
   abortSignal?: AbortSignal;
   /** The HTTP client. @default {put} */
   put?: (request: PutRequest) => Promise<PutResponse>;
+  /** Connection pool and bandwidth cap shared by the uploads. @default {none: a connection each} */
+  transport?: Transport;
   /** Kept by the service between passes. @default {a fresh one} */
   memory?: QueueMemory;
   /** Told when an upload starts and ends (progress on a terminal). */
@@ -520,6 +523,8 @@ class Pass {
         tls: this.config.tls,
         verifyTls: receiver.verifyTls,
         ...(this.abortSignal && { signal: this.abortSignal }),
+        ...(this.options.transport && { agent: this.options.transport.agent }),
+        ...(this.options.transport?.throttle && { throttle: this.options.transport.throttle }),
       });
       attempt = { status: response.status, headers: response.headers, body: response.body };
     } catch (error) {
@@ -527,7 +532,10 @@ class Pass {
         this.queue(id, "stopping", null);
         return;
       }
-      attempt = { error: describeError(error) };
+      attempt = {
+        error: describeError(error),
+        ...(error instanceof UploadError && { kind: error.kind }),
+      };
     } finally {
       this.options.onUpload?.({ id, bytes: state.size, done: true });
     }
@@ -537,6 +545,9 @@ class Pass {
       backoffSeconds: this.config.backoffSeconds,
       now,
       random: this.random,
+      secrets: receiver.bearerToken !== undefined ? [receiver.bearerToken] : [],
+      ...(this.config.tls.clientCertNotAfter !== undefined &&
+        { clientCertNotAfter: this.config.tls.clientCertNotAfter }),
     });
     const ms = Math.round(performance.now() - started);
     this.log.info("upload", {

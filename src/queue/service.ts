@@ -8,6 +8,7 @@ import type { Config } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
 import type { PutRequest, PutResponse } from "../upload/put.ts";
 import { newMemory, type PassSummary, type QueueMemory, runPass } from "./pass.ts";
+import { createTransport, type Transport } from "../upload/transport.ts";
 
 /** How often `shipped/` is pruned by the service. */
 export const PRUNE_INTERVAL_MS = 3600_000;
@@ -52,6 +53,7 @@ export interface ServiceOptions {
 /** The shipper as a service. */
 export class Service {
   #config: Config;
+  #transport: Transport | undefined;
   #reloadPending = false;
   #wake = new AbortController();
   readonly memory: QueueMemory;
@@ -92,6 +94,8 @@ export class Service {
     const log = this.options.logger;
     try {
       this.#config = await this.options.reload();
+      this.#transport?.close();
+      this.#transport = undefined;
       log.info("config reloaded", { file: this.#config.file });
     } catch (error) {
       log.error(`config reload failed; keeping the old config: ${describeError(error)}`);
@@ -100,7 +104,7 @@ export class Service {
 
   /** Runs until `stop` aborts; resolves when the last pass has ended. */
   async run(): Promise<void> {
-    const { stop, logger } = this.options;
+    const { logger } = this.options;
     const startDelay = Math.floor(this.random() * this.#config.scanIntervalS * 1000);
     logger.info("started", {
       host_id: this.#config.hostId,
@@ -109,7 +113,17 @@ export class Service {
       scan_interval_s: this.#config.scanIntervalS,
       start_delay_ms: startDelay,
     });
-    await this.#sleep(startDelay);
+    try {
+      await this.#sleep(startDelay);
+      await this.#loop();
+    } finally {
+      this.#transport?.close();
+    }
+    logger.info("stopped");
+  }
+
+  async #loop(): Promise<void> {
+    const { stop, logger } = this.options;
     let nextPrune = this.now();
     while (!stop.aborted) {
       if (this.#reloadPending) await this.#reload();
@@ -129,7 +143,6 @@ export class Service {
       }
       await this.#sleep(this.#nextWait());
     }
-    logger.info("stopped");
   }
 
   /** A scan interval, or less when the host's next probe is due sooner. */
@@ -158,8 +171,11 @@ export class Service {
     };
     if (stop.aborted) onStop();
     else stop.addEventListener("abort", onStop, { once: true });
+    // The real client shares one connection pool per receiver; a test's fake put needs none.
+    if (!this.options.put) this.#transport ??= createTransport(this.#config);
     try {
       return await runPass({
+        ...(this.#transport && { transport: this.#transport }),
         config: this.#config,
         logger,
         memory: this.memory,

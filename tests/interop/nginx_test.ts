@@ -188,6 +188,8 @@ for (const rogue of ["other-ca", "expired", "none"] as const) {
         run.stderr,
         rogue === "none"
           ? /No required SSL certificate was sent.*none was sent/
+          : rogue === "expired"
+          ? /The SSL certificate error.*our client certificate \(receiver\.client_cert\) expired on 2020-02-01T00:00:00\.000Z/
           : /The SSL certificate error.*rejected our TLS client certificate/,
       );
       assert(!run.stderr.includes("tok-s3cret-nginx"));

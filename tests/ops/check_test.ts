@@ -209,7 +209,7 @@ Deno.test("check passes against the reference collector and fails a certificate 
   assertEquals(refused.code, EXIT.config, refused.out);
   assertMatch(
     refused.out,
-    /^FAIL {2}collector: the collector closed the connection right after the TLS handshake/m,
+    /^FAIL {2}collector: the collector refused our credentials: HTTP 495: TLS client certificate "CN=lab-01" not accepted/m,
   );
 });
 

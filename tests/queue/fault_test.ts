@@ -255,7 +255,7 @@ Deno.test("--once with verify_tls = false really skips verification, for that re
   });
 });
 
-Deno.test("--once without a client certificate fails the handshake and keeps the episode", async () => {
+Deno.test("--once without a client certificate: the handshake refused over it pauses uploads, exits 78, keeps the episode", async () => {
   await withServer(() => ({ status: 201 }), async (server) => {
     await using lab = await makeLab({
       url: server.url,
@@ -264,9 +264,14 @@ Deno.test("--once without a client certificate fails the handshake and keeps the
     });
     await makeEpisode(lab.dataRoot, "ep-1");
     const run = await lab.once();
-    assertEquals(run.code, EXIT.tempFail, run.stderr);
+    assertEquals(run.code, EXIT.config, run.stderr);
     assertEquals(server.requests.length, 0);
-    assertEquals((await lab.state("ep-1"))?.attempts, 1);
+    assertMatch(
+      run.stderr,
+      /ERROR collector refused our credentials: .*requires a TLS client certificate and none was sent/,
+    );
+    assertEquals((await lab.state("ep-1"))?.attempts, 0, "not the episode's fault");
+    assertEquals(await names(lab.layout.quarantine), []);
   }, { requireClientCert: true });
 });
 

@@ -14,17 +14,22 @@ Deno.test("runPass() probes with one upload, then drains the rest concurrently",
   await using lab = await makeQueueLab("upload_concurrency = 3");
   for (let i = 0; i < 9; i++) await makeEpisode(lab.dataRoot, `ep-${i}`);
   let inFlight = 0;
+  let begun = 0;
   const peaks: number[] = [];
   const put = lab.put;
+  const waiting: (() => void)[] = [];
   const summary = await runPass({
     config: lab.config,
     logger: lab.logger,
     now: lab.now,
     put: async (request) => {
       inFlight++;
+      begun++;
       peaks.push(inFlight);
-      // Let the other workers run while this upload is in flight.
-      await new Promise((r) => setTimeout(r, 0));
+      // Hold each upload until three are in flight (or none can follow), however slowly the
+      // other workers pack: only a probe or a full set of workers gets through.
+      if (begun > 1 && inFlight < 3 && begun < 9) await new Promise<void>((r) => waiting.push(r));
+      else for (const wake of waiting.splice(0)) wake();
       try {
         return await put(request);
       } finally {
