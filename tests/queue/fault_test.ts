@@ -6,7 +6,12 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { STATUS_CODES } from "node:http";
 import { COMMIT, makeEpisode, names } from "../../devkit/fixtures.ts";
-import { type FaultServer, type Script, startFaultServer } from "../support/fault_server.ts";
+import {
+  echoHeaders,
+  type FaultServer,
+  type Script,
+  startFaultServer,
+} from "../support/fault_server.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { EXIT } from "../../src/cli/args.ts";
@@ -296,4 +301,32 @@ Deno.test("--once retries a transient failure and then ships exactly once", asyn
     );
     assertEquals(await names(lab.layout.shipped), ["ep-1"]);
   });
+});
+
+Deno.test("--once never writes a bearer token a collector echoes back: scrubbed from quarantine_reason.json and the log", async () => {
+  const pki = await sharedPki();
+  const server = await startFaultServer(pki, (request) => echoHeaders(request));
+  try {
+    await using lab = await makeLab({ url: server.url, pki, bearerToken: "tok-echoed-s3cret" });
+    await makeEpisode(lab.dataRoot, "ep-1");
+    const run = await lab.once();
+    assertEquals(run.code, EXIT.ok, run.stderr);
+    assertEquals(await names(lab.layout.quarantine), ["ep-1"]);
+    const reasonPath = join(lab.layout.quarantine, "ep-1", "quarantine_reason.json");
+    const reason = await Deno.readTextFile(reasonPath);
+    assert(reason.includes("[redacted]"), reason);
+    assert(!reason.includes("tok-echoed-s3cret"), "secret at rest");
+    assert(!run.stderr.includes("tok-echoed-s3cret") && !run.stdout.includes("tok-echoed-s3cret"));
+    const mode = (await Deno.stat(reasonPath)).mode! & 0o777;
+    assertEquals(
+      mode & 0o007,
+      0,
+      `quarantine_reason.json is not world-readable (${mode.toString(8)})`,
+    );
+    const parsed = JSON.parse(reason);
+    assertMatch(parsed.reason, /^collector refused the episode: HTTP 400 Bad Request: bad request/);
+    assert(!parsed.reason.includes("<"), "HTML stripped from the reason");
+  } finally {
+    await server.close();
+  }
 });
