@@ -149,8 +149,8 @@ interface Params {
   params(level: number, strategy: number, callback: () => void): void;
 }
 
-/** Whether deflate (level 1) saves at least 1/32 of `sample`. */
-function shrinks(sample: Uint8Array): boolean {
+/** Whether adaptive gzip deflates a file starting with `sample`: level 1 saves at least 1/32. */
+export function worthDeflating(sample: Uint8Array): boolean {
   return deflateRawSync(sample, { level: 1 }).length < sample.length - (sample.length >> 5);
 }
 
@@ -190,7 +190,7 @@ async function writeFile(
       throw new EpisodeChangedError(entry.relPath, `shrank below ${entry.size} bytes`);
     }
     packer.counted(probed);
-    await packer.store(!shrinks(packer.probe.subarray(0, probed)));
+    await packer.store(!worthDeflating(packer.probe.subarray(0, probed)));
   }
   await packer.write(header);
   if (probed > 0) await packer.write(packer.probe.subarray(0, probed));
