@@ -35,7 +35,7 @@ export { EpisodeChangedError };
 export const LEVELS: Readonly<
   Record<Compression, { min: number; max: number; default: number }>
 > = {
-  gzip: { min: 1, max: 9, default: 6 },
+  gzip: { min: 1, max: 9, default: 3 },
   zstd: { min: 1, max: 19, default: 3 },
   none: { min: 0, max: 0, default: 0 },
 };
@@ -262,7 +262,7 @@ function levelFor(compression: Compression, level: number | undefined): number {
 }
 
 function compressor(compression: "gzip" | "zstd", level: number): Gzip | ZstdCompress {
-  const chunkSize = 256 * 1024;
+  const chunkSize = 64 * 1024;
   if (compression === "gzip") return createGzip({ level, chunkSize });
   return createZstdCompress({
     chunkSize,
