@@ -52,9 +52,36 @@ const OPEN_FILE = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLO
 /** What a name that is not UTF-8 looks like once Deno has decoded it lossily. */
 const REPLACEMENT = "\uFFFD";
 
-/** The path of `name` inside the directory open as `dirFd`, immune to renames and symlink swaps. */
-export function pathAt(dirFd: number, name: string): string {
-  return `/proc/self/fd/${dirFd}/${name}`;
+/** An open directory: its descriptor and the path it was opened by. */
+export interface OpenDir {
+  fd: number;
+  path: string;
+}
+
+let procFd: boolean | undefined;
+
+/**
+ * Whether `/proc/self/fd/<fd>/…` paths can be used: Linux with /proc, and Deno run with
+ * `--allow-all` (it refuses /proc/self/fd otherwise, whatever `--allow-read` says).
+ */
+function canUseProcFd(fd: number): boolean {
+  if (procFd === undefined) {
+    try {
+      Deno.statSync(`/proc/self/fd/${fd}/`);
+      procFd = true;
+    } catch {
+      procFd = false;
+    }
+  }
+  return procFd;
+}
+
+/**
+ * The path of `name` inside `dir`: through its descriptor when possible, which no rename or
+ * symlink swap of an ancestor can redirect; else by path, and the caller re-checks what it opens.
+ */
+export function pathAt(dir: OpenDir, name: string): string {
+  return canUseProcFd(dir.fd) ? `/proc/self/fd/${dir.fd}/${name}` : `${dir.path}/${name}`;
 }
 
 /** Whether an open error means the entry is no longer what the walk saw. */
@@ -123,12 +150,12 @@ function entryOf(path: string, relPath: string): TreeEntry {
 }
 
 /** Whether `name`, as Deno decoded it, cannot be trusted to name exactly one entry. */
-function lossyName(dirFd: number, name: string, names: string[]): boolean {
+function lossyName(dir: OpenDir, name: string, names: string[]): boolean {
   if (!name.includes(REPLACEMENT)) return false;
   // A real U+FFFD in a valid UTF-8 name is fine; a lossy one names nothing, or collides.
   if (names.indexOf(name) !== names.lastIndexOf(name)) return true;
   try {
-    Deno.lstatSync(pathAt(dirFd, name));
+    Deno.lstatSync(pathAt(dir, name));
     return false;
   } catch {
     return true;
@@ -159,20 +186,25 @@ export function walkEpisode(dir: string): Tree {
         `symlink "${relPath}" has a target that may not be valid UTF-8 (read as "${entry.linkTarget}")`;
     }
     if (entry.kind !== "directory") return;
-    const fd = openSame(path, entry, "listed");
+    const here = { fd: openSame(path, entry, "listed"), path };
     try {
-      const names = [...Deno.readDirSync(pathAt(fd, ""))].map((e) => e.name).sort();
+      const names = [...Deno.readDirSync(pathAt(here, ""))].map((e) => e.name).sort();
+      // Listed by path (no /proc/self/fd): make sure it was still this directory.
+      const now = Deno.lstatSync(path);
+      if (!now.isDirectory || now.dev !== entry.dev || now.ino !== entry.ino) {
+        throw new EpisodeChangedError(relPath, "it was replaced while it was listed", "listed");
+      }
       for (const name of names) {
-        if (lossyName(fd, name, names)) {
+        if (lossyName(here, name, names)) {
           problem ??= `entry "${name}" in directory "${
             relPath || "."
           }" has a name that is not valid UTF-8 (shown with U+FFFD): it cannot be packed byte-exact`;
           continue;
         }
-        visit(pathAt(fd, name), relPath ? `${relPath}/${name}` : name);
+        visit(pathAt(here, name), relPath ? `${relPath}/${name}` : name);
       }
     } finally {
-      closeSync(fd);
+      closeSync(here.fd);
     }
   };
   visit(dir, "");

@@ -209,7 +209,7 @@ async function writeArchive(
   tree: Tree,
   adaptive: boolean,
 ): Promise<void> {
-  const open: { relPath: string; fd: number }[] = [];
+  const open: { relPath: string; fd: number; path: string }[] = [];
   try {
     for (const entry of tree.entries) {
       packer.options.signal?.throwIfAborted();
@@ -226,10 +226,10 @@ async function writeArchive(
           `Cannot pack "${entry.relPath}": its directory is not listed before it`,
         );
       }
-      const path = parent ? pathAt(parent.fd, entry.relPath.slice(slash + 1)) : episodeDir;
+      const path = parent ? pathAt(parent, entry.relPath.slice(slash + 1)) : episodeDir;
       const header = entryHeader(headerFor(episodeId, entry));
       if (entry.kind === "directory") {
-        open.push({ relPath: entry.relPath, fd: openSame(path, entry) });
+        open.push({ relPath: entry.relPath, fd: openSame(path, entry), path });
         await packer.write(header);
       } else if (entry.kind === "file") {
         const fd = openSame(path, entry);
