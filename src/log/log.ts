@@ -89,19 +89,27 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
 }
 
-/** The chain of `cause` messages of an error, joined: what the operator needs in one line. */
+/**
+ * The chain of `cause` messages of an error, joined: what the operator needs in one line. An error
+ * without a message is named by its name and code, never printed as "".
+ */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
   for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    if (current instanceof Error) {
-      const code = (current as { code?: unknown }).code;
-      parts.push(
-        typeof code === "string" && !current.message.includes(code)
-          ? `${current.message} (${code})`
-          : current.message,
-      );
-      current = current.cause;
+    if (typeof current === "object" && "message" in current) {
+      const { message, code, name } = current as {
+        message?: unknown;
+        code?: unknown;
+        name?: unknown;
+      };
+      const text = typeof message === "string" && message !== ""
+        ? message
+        : typeof name === "string" && name !== ""
+        ? name
+        : "Unknown error";
+      parts.push(typeof code === "string" && !text.includes(code) ? `${text} (${code})` : text);
+      current = (current as { cause?: unknown }).cause;
     } else {
       parts.push(String(current));
       break;

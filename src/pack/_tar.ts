@@ -1,6 +1,6 @@
 /**
  * The tar format, writer side: POSIX ustar headers, with a PAX extended header when a path or link
- * target does not fit or a size exceeds 8 GiB. Synchronous and allocation-light, because a pack
+ * target does not fit, a size exceeds 8 GiB or a time falls outside 1970–2242. Synchronous and allocation-light, because a pack
  * of 10,000 small files spends its time here: the web-stream packers cost ~30 µs per entry.
  */
 
@@ -21,16 +21,22 @@ export interface TarEntryHeader {
 }
 
 const TYPEFLAG = { file: 0x30, directory: 0x35, symlink: 0x32, pax: 0x78 } as const;
-/** Largest size an 11-digit octal field holds. */
-const MAX_OCTAL_SIZE = 0o77777777777;
+/** Largest value an 11-digit octal field (size, mtime) holds: 8 GiB − 1, or the year 2242. */
+const MAX_OCTAL_11 = 0o77777777777;
 
 const MAGIC = encoder.encode("ustar\0");
 const VERSION = encoder.encode("00");
 const NO_BYTES = new Uint8Array(0);
 const PAX_NAME = encoder.encode("PaxHeader/");
 
-/** Writes `value` as `width - 1` zero-padded octal digits; the last byte stays NUL. */
-function writeOctal(block: Uint8Array, offset: number, width: number, value: number): void {
+/**
+ * Writes `value` as `width - 1` zero-padded octal digits; the last byte stays NUL.
+ * @throws {RangeError} when `value` is negative, not an integer or needs more digits
+ */
+export function writeOctal(block: Uint8Array, offset: number, width: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= 8 ** (width - 1)) {
+    throw new RangeError(`Cannot write "${value}" as a ${width - 1}-digit octal tar field`);
+  }
   for (let i = offset + width - 2; i >= offset; i--) {
     block[i] = 0x30 + (value % 8);
     value = Math.floor(value / 8);
@@ -111,14 +117,18 @@ export function entryHeader(entry: TarEntryHeader): Uint8Array {
   const records: string[] = [];
   if (!split) records.push(paxRecord("path", entry.name));
   if (link.length > 100) records.push(paxRecord("linkpath", entry.linkname ?? ""));
-  if (size > MAX_OCTAL_SIZE) records.push(paxRecord("size", String(size)));
+  if (size > MAX_OCTAL_11) records.push(paxRecord("size", String(size)));
+  // Before 1970 or after 2242 the octal field cannot say it: PAX carries the time, ustar says 0.
+  const mtimeFits = entry.mtime >= 0 && entry.mtime <= MAX_OCTAL_11;
+  if (!mtimeFits) records.push(paxRecord("mtime", String(entry.mtime)));
+  const mtime = mtimeFits ? entry.mtime : 0;
   const main = ustar(
     split ? split.name : path.subarray(0, 100),
     split ? split.prefix : NO_BYTES,
     TYPEFLAG[entry.type],
-    size > MAX_OCTAL_SIZE ? 0 : size,
+    size > MAX_OCTAL_11 ? 0 : size,
     entry.mode,
-    entry.mtime,
+    mtime,
     link.subarray(0, 100),
   );
   if (records.length === 0) return main;
@@ -129,7 +139,7 @@ export function entryHeader(entry: TarEntryHeader): Uint8Array {
     TYPEFLAG.pax,
     paxBody.length,
     0o644,
-    entry.mtime,
+    mtime,
     NO_BYTES,
   );
   const out = new Uint8Array(BLOCK + paxBody.length + padding(paxBody.length).length + BLOCK);

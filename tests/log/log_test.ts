@@ -41,3 +41,21 @@ Deno.test("describeError() follows the cause chain", () => {
     "upload failed: connect refused (ECONNREFUSED)",
   );
 });
+
+Deno.test("describeError() never describes an error as empty", () => {
+  assertEquals(
+    describeError(Object.assign(new Error(""), { code: "ENOSPC" })),
+    "Error (ENOSPC)",
+  );
+  assertEquals(describeError(new DOMException("", "AbortError")), "AbortError");
+  assertEquals(describeError({ message: "plain object", code: "EIO" }), "plain object (EIO)");
+  assertEquals(describeError(""), "");
+});
+
+Deno.test("describeError() keeps the OS message of a Deno error and its code", async () => {
+  const error = await Deno.open("/nonexistent/x").catch((e) => e);
+  assertEquals(
+    describeError(new Error('Cannot write tarball "/x"', { cause: error })),
+    `Cannot write tarball "/x": ${error.message} (ENOENT)`,
+  );
+});

@@ -1,4 +1,5 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
+import { throws as assertThrows } from "node:assert/strict";
 import { unpackTar } from "modern-tar";
 import {
   END_OF_ARCHIVE,
@@ -6,6 +7,7 @@ import {
   padding,
   paxRecord,
   type TarEntryHeader,
+  writeOctal,
 } from "../../src/pack/_tar.ts";
 
 function archive(entries: [TarEntryHeader, Uint8Array?][]): Uint8Array {
@@ -102,4 +104,29 @@ Deno.test("paxRecord() counts its own length across digit boundaries", () => {
       record.slice(0, 12),
     );
   }
+});
+
+Deno.test("writeOctal() refuses values the field cannot hold instead of truncating", () => {
+  const block = new Uint8Array(512);
+  for (const value of [-1, 0o100000000000, 1.5, Number.NaN]) {
+    assertThrows(() => writeOctal(block, 136, 12, value), RangeError);
+  }
+  writeOctal(block, 136, 12, 0o77777777777);
+  assertEquals(new TextDecoder().decode(block.subarray(136, 147)), "77777777777");
+});
+
+Deno.test("entryHeader() moves times outside 1970–2242 into a PAX mtime record", () => {
+  for (const mtime of [-315619200, 0o77777777777 + 1]) {
+    const header = entryHeader({ name: "ep/t", type: "file", size: 1, mode: 0o644, mtime });
+    assertEquals(header.length, 3 * 512);
+    assertMatch(
+      new TextDecoder().decode(header.subarray(512, 1024)),
+      new RegExp(`^\\d+ mtime=${mtime}\\n`),
+    );
+    assertEquals(new TextDecoder().decode(header.subarray(1024 + 136, 1024 + 147)), "00000000000");
+  }
+  assertEquals(
+    entryHeader({ name: "ep/t", type: "file", size: 1, mode: 0o644, mtime: 0o77777777777 }).length,
+    512,
+  );
 });
