@@ -408,13 +408,23 @@ class Pass {
       await this.mayUpload(id);
       return;
     }
-    const tree = walkEpisode(dir);
+    let tree;
+    try {
+      tree = walkEpisode(dir);
+    } catch (error) {
+      if (!(error instanceof EpisodeChangedError)) throw error;
+      this.log.warn("episode changed while being listed; will retry", {
+        episode: id,
+        error: error.message,
+      });
+      return this.queue(id, error.message, null);
+    }
     const verdict = preflight({
       name: id,
       meta: await readMeta(dir),
       totalBytes: tree.totalBytes,
       maxEpisodeBytes: this.config.maxEpisodeBytes,
-      treeProblem: (tree as { problem?: string }).problem ?? null,
+      treeProblem: tree.problem ?? null,
     });
     if (!verdict.send) {
       await this.quarantine(id, dir, "preflight", verdict.reason, { commit: verdict.commit });
@@ -448,6 +458,8 @@ class Pass {
     try {
       result = await packEpisode(dir, id, tree, temp, {
         compression,
+        ...(this.config.compressionLevel !== undefined && { level: this.config.compressionLevel }),
+        ...(this.abortSignal && { signal: this.abortSignal }),
         onSkip: (path) =>
           this.log.warn("skipped entry that is not a file, directory or symlink", {
             episode: id,
@@ -455,6 +467,10 @@ class Pass {
           }),
       });
     } catch (error) {
+      if (this.abortSignal?.aborted) {
+        this.queue(id, "stopping", null);
+        return null;
+      }
       if (!(error instanceof EpisodeChangedError)) throw error;
       this.log.warn("episode changed while packing; will retry", {
         episode: id,
