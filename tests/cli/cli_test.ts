@@ -2,6 +2,7 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { runCli, spawnCli } from "../../devkit/cli.ts";
+import { waitFor } from "../support/wait.ts";
 import { makeEpisode, names, shipperConfig, tempDir, writeConfig } from "../../devkit/fixtures.ts";
 import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
@@ -96,14 +97,10 @@ Deno.test("cis490-ship as a service ships on its own and exits 0 on SIGTERM", as
     await using lab = await makeLab({ url: server.url, pki, shipper: "scan_interval_s = 0.2" });
     const daemon = spawnCli(["--config", lab.configPath]);
     await makeEpisode(lab.dataRoot, "ep-1");
-    for (let i = 0; i < 100 && (await names(lab.layout.shipped)).length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor("ep-1 shipped", async () => (await names(lab.layout.shipped)).length === 1);
     assertEquals(await names(lab.layout.shipped), ["ep-1"]);
     await makeEpisode(lab.dataRoot, "ep-2");
-    for (let i = 0; i < 100 && (await names(lab.layout.shipped)).length < 2; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor("ep-2 shipped", async () => (await names(lab.layout.shipped)).length === 2);
     const status = await daemon.stop("SIGTERM");
     assertEquals(status.code, 0);
     assertEquals(await names(lab.layout.shipped), ["ep-1", "ep-2"]);
@@ -125,9 +122,7 @@ Deno.test("cis490-ship as a service stops on SIGTERM mid-upload: grace period, t
     });
     await makeEpisode(lab.dataRoot, "ep-1");
     const daemon = spawnCli(["--config", lab.configPath]);
-    for (let i = 0; i < 100 && server.requests.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor("the upload in flight", () => server.requests.length > 0);
     assertEquals(server.requests.length, 1, "the upload is in flight");
     const status = await daemon.stop("SIGTERM");
     assertEquals(status.code, 0);

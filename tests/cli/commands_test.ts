@@ -8,15 +8,10 @@ import { sharedPki } from "../support/shared_pki.ts";
 import { startCollectorProcess } from "../support/collector.ts";
 import { EXIT } from "../../src/cli/args.ts";
 import { REASON_FILE } from "../../src/queue/reason.ts";
+import { waitFor } from "../support/wait.ts";
 import type { StatusReport } from "../../src/status/status.ts";
 
-const until = async (what: string, done: () => Promise<boolean>) => {
-  for (let i = 0; i < 600; i++) {
-    if (await done()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
+const until = waitFor;
 
 Deno.test("status --json reports a versioned document that adds up; status prints it for people", async () => {
   await using lab = await makeLab({ url: "https://127.0.0.1:9" });

@@ -2,6 +2,7 @@
  * The reference collector as a real process, with the real shipper (`main.ts --once`) and with
  * curl, a client nobody here wrote. Real mTLS with a PKI made at test time.
  */
+import { waitFor } from "../support/wait.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -242,9 +243,7 @@ Deno.test("collector killed with SIGKILL mid-upload stores nothing partial; the 
   const incoming = join(first.storeDir, ".incoming");
   const shipping = lab.once();
   // Kill the collector once a body is arriving.
-  for (let i = 0; i < 400 && (await names(incoming)).length === 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor("a body arriving", async () => (await names(incoming)).length > 0);
   assertEquals((await names(incoming)).length, 1, "an upload was in progress");
   await first.stop("SIGKILL");
   const run = await shipping;

@@ -137,7 +137,9 @@ Deno.test("packEpisode() aborts when a file changes size, leaving no output", as
   assertEquals(await Deno.lstat(out).catch(() => null), null);
 });
 
-Deno.test("packEpisode() memory does not grow with episode size (256 MiB file)", async () => {
+// Memory is measured by `deno task bench` (peak RSS of a separate process, 64 MiB vs 2 GiB), not
+// inside the shared test process, where it depends on everything else running.
+Deno.test("packEpisode() streams a 256 MiB sparse file into a small gzip", async () => {
   await using tmp = await tempDir();
   const dir = join(tmp.path, "ep-big");
   await Deno.mkdir(dir);
@@ -145,14 +147,11 @@ Deno.test("packEpisode() memory does not grow with episode size (256 MiB file)",
     await Deno.writeFile(join(dir, "zeros.bin"), new Uint8Array(0));
     await Deno.truncate(join(dir, "zeros.bin"), 256 * 1024 * 1024);
   });
-  const before = Deno.memoryUsage().rss;
   const result = await packEpisode(dir, "ep-big", walkEpisode(dir), join(tmp.path, "big.tar.gz"));
-  const grown = Deno.memoryUsage().rss - before;
   assert(
     result.size > 0 && result.size < 2 * 1024 * 1024,
     `gzip of zeros is small: ${result.size}`,
   );
-  assert(grown < 96 * 1024 * 1024, `RSS grew ${Math.round(grown / 1048576)} MiB packing 256 MiB`);
 });
 
 import { Buffer } from "node:buffer";
