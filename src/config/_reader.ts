@@ -3,6 +3,7 @@
  * (`<file>: <key>: <what is wrong>`) and warnings for keys nobody read.
  */
 import { parse, TomlError } from "smol-toml";
+import type { NumberRange } from "./keys.ts";
 
 /** A configuration problem: the process reports it in one line and exits 78 (EX_CONFIG). */
 export class ConfigError extends Error {
@@ -96,6 +97,38 @@ export function suggestKey(key: string, known: Iterable<string>): string | null 
   return bestScore <= limit ? best : null;
 }
 
+/** A number as TOML writes it: `nan` and `inf` rather than JavaScript's `NaN` and `Infinity`. */
+function tomlNumber(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  return String(value);
+}
+
+/** The allowed values of `range`, in words: "a number greater than 0 and at most 86400". */
+export function describeRange(range: NumberRange): string {
+  if (range.integer) {
+    const span = `an integer from ${range.min} to ${range.max}`;
+    return range.zeroAllowed ? `0 or ${span}` : span;
+  }
+  const low = range.minExclusive ? `greater than ${range.min}` : `at least ${range.min}`;
+  return `${range.zeroAllowed ? "0 or " : ""}a number ${low} and at most ${range.max}`;
+}
+
+/** Why `value` is not in `range`, or null when it is. */
+export function numberProblem(value: unknown, range: NumberRange): string | null {
+  if (typeof value === "bigint") {
+    return `must be ${describeRange(range)}, got ${value}`;
+  }
+  if (typeof value !== "number") {
+    return `must be ${describeRange(range)}, got ${typeName(value)} ${JSON.stringify(value)}`;
+  }
+  const fits = Number.isFinite(value) &&
+    (!range.integer || Number.isSafeInteger(value)) &&
+    ((range.zeroAllowed && value === 0) ||
+      ((range.minExclusive ? value > range.min : value >= range.min) && value <= range.max));
+  return fits ? null : `must be ${describeRange(range)}, got ${tomlNumber(value)}`;
+}
+
 /** Reads typed values out of a parsed document and remembers which keys were read. */
 export class TableReader {
   readonly #known = new Set<string>();
@@ -138,17 +171,6 @@ export class TableReader {
     return value;
   }
 
-  /** A number greater than zero. */
-  positiveNumber(key: string, fallback: number): number {
-    const value = this.get(key);
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isFinite(value)) {
-      this.fail(key, `must be a number, got ${typeName(value)}`);
-    }
-    if (value <= 0) this.fail(key, `must be greater than 0, got ${value}`);
-    return value;
-  }
-
   /** An integer of at least `min`. */
   integer(key: string, fallback: number, min: number): number {
     const value = this.get(key);
@@ -180,18 +202,36 @@ export class TableReader {
     return value as T;
   }
 
-  /** A non-empty array of numbers greater than zero. */
-  positiveNumbers(key: string, fallback: readonly number[]): number[] {
+  /** A finite number within `range`. */
+  number(key: string, range: NumberRange, fallback: number): number {
+    const value = this.get(key);
+    if (value === undefined) return fallback;
+    const problem = numberProblem(value, range);
+    if (problem) this.fail(key, problem);
+    return value as number;
+  }
+
+  /** An array of `count.min`–`count.max` numbers, each within `range`. */
+  numbers(
+    key: string,
+    range: NumberRange,
+    count: { min: number; max: number },
+    fallback: readonly number[],
+  ): number[] {
     const value = this.get(key);
     if (value === undefined) return [...fallback];
     if (!Array.isArray(value)) {
       this.fail(key, `must be an array of numbers, got ${typeName(value)}`);
     }
-    if (value.length === 0) this.fail(key, "must not be empty");
+    if (value.length < count.min || value.length > count.max) {
+      this.fail(
+        key,
+        `must hold ${count.min}–${count.max} numbers, got ${value.length}`,
+      );
+    }
     value.forEach((item, i) => {
-      if (typeof item !== "number" || !Number.isFinite(item) || item <= 0) {
-        this.fail(key, `item ${i} must be a number greater than 0, got ${JSON.stringify(item)}`);
-      }
+      const problem = numberProblem(item, range);
+      if (problem) this.fail(key, `item ${i} ${problem}`);
     });
     return value as number[];
   }
@@ -211,8 +251,9 @@ export class TableReader {
     return value as string[];
   }
 
-  /** One warning per key present in the file that no reader asked for. */
-  unknownKeyWarnings(): string[] {
+  /** One warning per key present in the file that is neither `declared` nor read. */
+  unknownKeyWarnings(declared: Iterable<string> = []): string[] {
+    for (const key of declared) this.#known.add(key);
     const warnings: string[] = [];
     // Every table a known key lives in, for suggestions when a whole section is misspelled.
     const sections = [...this.#known].flatMap((k) =>

@@ -5,32 +5,15 @@
 import { isAbsolute, resolve } from "node:path";
 import { ConfigError, readTomlFile, TableReader } from "./_reader.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls_files.ts";
+import { CONFIG_KEYS, configKey, DEFAULTS, type NumberRange } from "./keys.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import type { Compression } from "../protocol/protocol.ts";
 
-export { ConfigError };
+export { CONFIG_KEYS, ConfigError, DEFAULTS };
 export type { TlsMaterial };
 
 /** Where the config is read from when neither `--config` nor `$CIS490_CONFIG` says otherwise. */
 export const DEFAULT_CONFIG_PATH = "/etc/cis490/lab-host.toml";
-
-/** Every default, by key. */
-export const DEFAULTS = {
-  dataRoot: "/var/lib/cis490/data",
-  verifyTls: true,
-  scanIntervalS: 5.0,
-  requestTimeoutS: 60.0,
-  backoffSeconds: [1, 2, 4, 8, 16, 32, 60, 120, 300] as readonly number[],
-  keepLocalForDays: 7,
-  /** 1 GiB of episode files (before compression). */
-  maxEpisodeBytes: 1024 ** 3,
-  compression: "gzip" as Compression,
-  uploadConcurrency: 2,
-  /** 0: no cap. */
-  maxBytesPerSecond: 0,
-  /** How long an upload in flight may finish after SIGTERM; well under systemd's 90 s. */
-  stopGraceS: 20,
-} as const;
 
 /** The `[receiver]` table. */
 export interface ReceiverConfig {
@@ -142,7 +125,6 @@ export async function loadConfig(
   const caBundle = path("receiver.ca_bundle");
   const clientCert = path("receiver.client_cert");
   const clientKey = path("receiver.client_key");
-  if (clientCert && !clientKey) r.fail("receiver.client_key", "required when client_cert is set");
   if (clientKey && !clientCert) r.fail("receiver.client_cert", "required when client_key is set");
 
   const inlineToken = r.string("receiver.bearer_token", { emptyIsAbsent: true });
@@ -185,6 +167,12 @@ export async function loadConfig(
     warnings,
   });
 
+  const num = (key: string, fallback: number) => r.number(key, rangeOf(key), fallback);
+  const compression = r.oneOf(
+    "shipper.compression",
+    (configKey("shipper.compression").choices ?? []) as readonly Compression[],
+    DEFAULTS.compression,
+  );
   const config: Config = {
     file,
     hostId,
@@ -198,24 +186,79 @@ export async function loadConfig(
       ...(bearerToken !== undefined && { bearerToken }),
     },
     tls,
-    scanIntervalS: r.positiveNumber("shipper.scan_interval_s", DEFAULTS.scanIntervalS),
-    requestTimeoutS: r.positiveNumber("shipper.request_timeout_s", DEFAULTS.requestTimeoutS),
-    backoffSeconds: r.positiveNumbers("shipper.backoff_seconds", DEFAULTS.backoffSeconds),
-    maxEpisodeBytes: r.integer("shipper.max_episode_bytes", DEFAULTS.maxEpisodeBytes, 1),
-    compression: r.oneOf("shipper.compression", ["gzip", "zstd", "none"], DEFAULTS.compression),
-    uploadConcurrency: r.integer("shipper.upload_concurrency", DEFAULTS.uploadConcurrency, 1),
-    maxBytesPerSecond: r.integer("shipper.max_bytes_per_second", DEFAULTS.maxBytesPerSecond, 0),
-    stopGraceS: r.positiveNumber("shipper.stop_grace_s", DEFAULTS.stopGraceS),
-    keepLocalForDays: r.integer("retention.keep_local_for_days", DEFAULTS.keepLocalForDays, 0),
+    scanIntervalS: num("shipper.scan_interval_s", DEFAULTS.scanIntervalS),
+    requestTimeoutS: num("shipper.request_timeout_s", DEFAULTS.requestTimeoutS),
+    backoffSeconds: r.numbers(
+      "shipper.backoff_seconds",
+      rangeOf("shipper.backoff_seconds"),
+      configKey("shipper.backoff_seconds").itemCount ?? { min: 1, max: 1 },
+      DEFAULTS.backoffSeconds,
+    ),
+    maxEpisodeBytes: num("shipper.max_episode_bytes", DEFAULTS.maxEpisodeBytes),
+    compression,
+    uploadConcurrency: num("shipper.upload_concurrency", DEFAULTS.uploadConcurrency),
+    maxBytesPerSecond: num("shipper.max_bytes_per_second", DEFAULTS.maxBytesPerSecond),
+    stopGraceS: num("shipper.stop_grace_s", DEFAULTS.stopGraceS),
+    keepLocalForDays: num("retention.keep_local_for_days", DEFAULTS.keepLocalForDays),
   };
-  const compressionLevel = r.get("shipper.compression_level") === undefined
-    ? undefined
-    : r.integer("shipper.compression_level", 0, 1);
+  const compressionLevel = readCompressionLevel(r, compression);
   if (compressionLevel !== undefined) config.compressionLevel = compressionLevel;
   const metricsTextfile = path("shipper.metrics_textfile");
   if (metricsTextfile !== undefined) config.metricsTextfile = metricsTextfile;
-  warnings.unshift(...r.unknownKeyWarnings());
+  warnings.unshift(...r.unknownKeyWarnings(CONFIG_KEYS.map((k) => k.name)));
   return { config, warnings };
+}
+
+function rangeOf(key: string): NumberRange {
+  const range = configKey(key).numberRange;
+  if (!range) throw new RangeError(`Config key "${key}" declares no number range`);
+  return range;
+}
+
+/** zlib levels are 1–9 and zstd levels 1–19; "none" has no level, so setting one is a mistake. */
+const COMPRESSION_LEVELS: Record<Compression, NumberRange | null> = {
+  gzip: { min: 1, max: 9, integer: true },
+  zstd: { min: 1, max: 19, integer: true },
+  none: null,
+};
+
+function readCompressionLevel(r: TableReader, compression: Compression): number | undefined {
+  const key = "shipper.compression_level";
+  if (r.get(key) === undefined) return undefined;
+  const range = COMPRESSION_LEVELS[compression];
+  if (!range) r.fail(key, `has no meaning with shipper.compression = "${compression}"; remove it`);
+  const value = r.number(key, range, 0);
+  return value;
+}
+
+/** A token file holds one token: 4 KiB is far more than any bearer token or systemd credential. */
+export const MAX_TOKEN_FILE_BYTES = 4096;
+
+/**
+ * Reads a regular file (symlinks followed, as systemd credentials may be) of at most `limit`
+ * bytes, never reading more than `limit + 1`: `/dev/zero` or a FIFO must not hang the start.
+ */
+async function readSmallRegularFile(
+  file: string,
+  limit: number,
+): Promise<{ text: string } | "not a regular file" | "too large" | "not UTF-8"> {
+  // stat before open: opening a FIFO for reading blocks until a writer appears.
+  if (!(await Deno.stat(file)).isFile) return "not a regular file";
+  using handle = await Deno.open(file, { read: true });
+  if (!(await handle.stat()).isFile) return "not a regular file";
+  const buffer = new Uint8Array(limit + 1);
+  let filled = 0;
+  while (filled < buffer.length) {
+    const n = await handle.read(buffer.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  if (filled > limit) return "too large";
+  try {
+    return { text: new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, filled)) };
+  } catch {
+    return "not UTF-8";
+  }
 }
 
 async function readTokenFile(
@@ -236,13 +279,18 @@ async function readTokenFile(
     expanded = raw.replace(/\$\{?CREDENTIALS_DIRECTORY\}?/g, dir);
   }
   const file = expandPath(expanded, ctx.cwd, ctx.home);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (error) {
-    r.fail(key, `cannot read "${file}": ${error instanceof Error ? error.name : String(error)}`);
+  const text = await readSmallRegularFile(file, MAX_TOKEN_FILE_BYTES).catch((error) =>
+    r.fail(key, `cannot read "${file}": ${error instanceof Error ? error.name : String(error)}`)
+  );
+  if (text === "not a regular file") r.fail(key, `"${file}" is not a regular file`);
+  if (text === "too large") {
+    r.fail(
+      key,
+      `"${file}" is larger than ${MAX_TOKEN_FILE_BYTES} bytes; it should hold only the token`,
+    );
   }
-  const token = text.trim();
+  if (text === "not UTF-8") r.fail(key, `"${file}" is not UTF-8 text`);
+  const token = text.text.trim();
   if (token === "") r.fail(key, `"${file}" is empty`);
   const stat = await Deno.stat(file).catch(() => null);
   if (othersCanRead(stat?.mode ?? null)) {

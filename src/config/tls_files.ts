@@ -8,11 +8,23 @@ import type { TableReader } from "./_reader.ts";
 /** PEM text handed to the TLS client. */
 export interface TlsMaterial {
   ca?: string;
+  /** The client certificate (and any chain), certificate blocks only. */
   cert?: string;
+  /** The client key, from client_key or from the client certificate's file. */
   key?: string;
+  /** When the client certificate expires, ms since the epoch: "our certificate expired on …". */
+  clientCertNotAfter?: number;
+  /** The client certificate's subject, one line (`CN=lab-01`). */
+  clientCertSubject?: string;
 }
 
 const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----[\s\S]+?-----END \1-----/;
+
+/** The first private key block in PEM text, or null: a client certificate file may hold its key. */
+export function findPrivateKey(pem: string): string | null {
+  return pem.match(KEY_BLOCK)?.[0] ?? null;
+}
 
 /** Parses every certificate in a PEM bundle. @throws {Error} naming what failed. */
 export function parseCertificates(pem: string): X509Certificate[] {
@@ -84,41 +96,55 @@ export async function readTlsMaterial(
     }
     material.ca = pem;
   }
-  if (paths.clientCert && paths.clientKey) {
-    const certPem = await readPem(r, "receiver.client_cert", paths.clientCert);
-    const keyPem = await readPem(r, "receiver.client_key", paths.clientKey);
-    let cert: X509Certificate | undefined;
+  if (paths.clientCert) {
+    const certKey = "receiver.client_cert";
+    const certPem = await readPem(r, certKey, paths.clientCert);
+    let certs: X509Certificate[] = [];
     try {
-      cert = parseCertificates(certPem)[0];
+      certs = parseCertificates(certPem);
     } catch (error) {
-      r.fail("receiver.client_cert", `"${paths.clientCert}": ${(error as Error).message}`);
+      r.fail(certKey, `"${paths.clientCert}": ${(error as Error).message}`);
     }
+    // As curl and Python's ssl do: a separate client_key wins, else the cert file's own key.
+    const keyFile = paths.clientKey ?? paths.clientCert;
+    const keyName = paths.clientKey ? "receiver.client_key" : certKey;
+    const keyPem = paths.clientKey
+      ? await readPem(r, keyName, paths.clientKey)
+      : findPrivateKey(certPem) ??
+        r.fail(
+          "receiver.client_key",
+          `required when client_cert "${paths.clientCert}" holds no private key`,
+        );
     let key;
     try {
       key = createPrivateKey(keyPem);
     } catch {
-      r.fail(
-        "receiver.client_key",
-        `"${paths.clientKey}": not an unencrypted PEM private key`,
-      );
+      r.fail(keyName, `"${keyFile}": not an unencrypted PEM private key`);
     }
+    const cert = certs[0];
     if (cert && !cert.checkPrivateKey(key)) {
       r.fail(
-        "receiver.client_key",
-        `"${paths.clientKey}" does not match the certificate in "${paths.clientCert}"`,
+        keyName,
+        paths.clientKey
+          ? `"${paths.clientKey}" does not match the certificate in "${paths.clientCert}"`
+          : `"${paths.clientCert}": the private key does not match the certificate`,
       );
     }
     if (cert) {
-      const w = expiryWarning(r, "receiver.client_cert", cert, ctx.now());
+      const w = expiryWarning(r, certKey, cert, ctx.now());
       if (w) ctx.warnings.push(w);
+      const notAfter = Date.parse(cert.validTo);
+      if (!Number.isNaN(notAfter)) material.clientCertNotAfter = notAfter;
+      material.clientCertSubject = cert.subject.replaceAll("\n", ", ");
     }
-    const keyStat = await Deno.stat(paths.clientKey).catch(() => null);
+    const keyStat = await Deno.stat(keyFile).catch(() => null);
     if (keyStat?.mode != null && (keyStat.mode & 0o004) !== 0) {
       ctx.warnings.push(
-        `${r.file}: receiver.client_key: "${paths.clientKey}" is readable by other users; chmod 600 it`,
+        `${r.file}: ${keyName}: "${keyFile}" is readable by other users; chmod 600 it`,
       );
     }
-    material.cert = certPem;
+    // Certificate blocks only: the TLS client gets the key separately.
+    material.cert = (certPem.match(CERT_BLOCK) ?? []).join("\n") + "\n";
     material.key = keyPem;
   }
   return material;

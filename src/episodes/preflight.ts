@@ -2,6 +2,7 @@
  * Whether a complete episode may be sent, decided before any byte leaves the host. Pure.
  */
 import { isValidCommit, isValidId } from "../protocol/protocol.ts";
+import type { MetaReading } from "./meta.ts";
 
 /** The name of an episode's metadata file. */
 export const META_FILE = "meta.json";
@@ -38,9 +39,14 @@ export function readCommit(metaText: string | null): CommitReading {
 /** What preflight knows about an episode. */
 export interface PreflightInput {
   name: string;
-  metaText: string | null;
+  /** The text of `meta.json`, null when missing. Ignored when `meta` is given. */
+  metaText?: string | null;
+  /** What {@linkcode import("./meta.ts").readMeta} found; wins over `metaText`. */
+  meta?: MetaReading;
   totalBytes: number;
   maxEpisodeBytes: number;
+  /** Why the walk could not list the tree faithfully (a name that is not UTF-8), or null. */
+  treeProblem?: string | null;
 }
 
 /** Preflight's verdict: send it with this commit, or quarantine it for this reason. */
@@ -48,9 +54,18 @@ export type Verdict =
   | { send: true; commit: string }
   | { send: false; reason: string; commit: string | null };
 
+/** The commit in a {@linkcode MetaReading}, or why there is none. */
+export function readCommitFrom(meta: MetaReading): CommitReading {
+  return "text" in meta ? readCommit(meta.text) : { problem: meta.problem };
+}
+
 /** Decides whether an episode may be sent. */
 export function preflight(input: PreflightInput): Verdict {
-  const reading = readCommit(input.metaText);
+  const meta: MetaReading = input.meta ??
+    (input.metaText == null
+      ? { kind: "missing", problem: "meta.json is missing" }
+      : { text: input.metaText });
+  const reading = readCommitFrom(meta);
   const commit = "commit" in reading ? reading.commit : null;
   if (!isValidId(input.name)) {
     return {
@@ -61,11 +76,16 @@ export function preflight(input: PreflightInput): Verdict {
       } is not valid: it must match [A-Za-z0-9][A-Za-z0-9._-]{0,199}`,
     };
   }
+  if (input.treeProblem) return { send: false, commit, reason: input.treeProblem };
   if ("problem" in reading) {
+    // Only a missing or unstamped meta.json says the producer does not stamp its commit.
+    const unstamped = "text" in meta || meta.kind === "missing";
     return {
       send: false,
       commit: null,
-      reason: `${reading.problem}: the episode was produced by code that does not stamp its commit`,
+      reason: unstamped
+        ? `${reading.problem}: the episode was produced by code that does not stamp its commit`
+        : reading.problem,
     };
   }
   if (input.totalBytes > input.maxEpisodeBytes) {

@@ -23,17 +23,34 @@ export interface ScanResult {
   incomplete: EpisodeDir[];
   /** Entries that are not directories (files, symlinks): never followed, never shipped. */
   ignored: string[];
+  /**
+   * Directories whose names are not valid UTF-8, as Deno reports them (invalid bytes became
+   * U+FFFD): no Deno file API can reach them by that name, so they can be neither shipped nor
+   * moved; the operator must rename them.
+   */
+  unaddressable: string[];
+}
+
+/** Whether `name` came from a name that was not valid UTF-8 and cannot be used as a path. */
+async function isUnaddressable(name: string, path: string): Promise<boolean> {
+  if (!name.includes("\uFFFD")) return false;
+  // A real U+FFFD (valid UTF-8 "ef bf bd") is an ordinary name that lstat finds.
+  return (await Deno.lstat(path).then(() => false, (e) => e instanceof Deno.errors.NotFound));
 }
 
 /** Scans an `episodes/` directory. Symlinks are not followed. */
 export async function scanEpisodes(episodesDir: string): Promise<ScanResult> {
-  const result: ScanResult = { complete: [], incomplete: [], ignored: [] };
+  const result: ScanResult = { complete: [], incomplete: [], ignored: [], unaddressable: [] };
   for await (const entry of Deno.readDir(episodesDir)) {
     if (!entry.isDirectory || entry.isSymlink) {
       result.ignored.push(entry.name);
       continue;
     }
     const path = join(episodesDir, entry.name);
+    if (await isUnaddressable(entry.name, path)) {
+      result.unaddressable.push(entry.name);
+      continue;
+    }
     const marker = await Deno.lstat(join(path, DONE_MARKER)).catch(() => null);
     const episode: EpisodeDir = {
       name: entry.name,
@@ -48,5 +65,6 @@ export async function scanEpisodes(episodesDir: string): Promise<ScanResult> {
   );
   result.incomplete.sort((a, b) => (a.name < b.name ? -1 : 1));
   result.ignored.sort();
+  result.unaddressable.sort();
   return result;
 }

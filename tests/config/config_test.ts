@@ -142,11 +142,6 @@ const ERRORS: [string, string, RegExp][] = [
     /: receiver\.verify_tls: must be true or false/,
   ],
   [
-    "client_cert without key",
-    `${MINIMAL}client_cert = "/x.pem"\n`,
-    /: receiver\.client_key: required when client_cert is set$/,
-  ],
-  [
     "client_key without cert",
     `${MINIMAL}client_key = "/x.key"\n`,
     /: receiver\.client_cert: required when client_key is set$/,
@@ -169,27 +164,27 @@ const ERRORS: [string, string, RegExp][] = [
   [
     "scan_interval_s zero",
     `${MINIMAL}[shipper]\nscan_interval_s = 0\n`,
-    /: shipper\.scan_interval_s: must be greater than 0, got 0$/,
+    /: shipper\.scan_interval_s: must be a number greater than 0 and at most 86400, got 0$/,
   ],
   [
     "scan_interval_s string",
     `${MINIMAL}[shipper]\nscan_interval_s = "5"\n`,
-    /: shipper\.scan_interval_s: must be a number, got a string$/,
+    /: shipper\.scan_interval_s: must be a number greater than 0 and at most 86400, got a string "5"$/,
   ],
   [
     "request_timeout_s negative",
     `${MINIMAL}[shipper]\nrequest_timeout_s = -1.0\n`,
-    /: shipper\.request_timeout_s: must be greater than 0/,
+    /: shipper\.request_timeout_s: must be a number greater than 0 and at most 86400, got -1$/,
   ],
   [
     "backoff empty",
     `${MINIMAL}[shipper]\nbackoff_seconds = []\n`,
-    /: shipper\.backoff_seconds: must not be empty$/,
+    /: shipper\.backoff_seconds: must hold 1–64 numbers, got 0$/,
   ],
   [
     "backoff with a string",
     `${MINIMAL}[shipper]\nbackoff_seconds = [1, "2"]\n`,
-    /: shipper\.backoff_seconds: item 1 must be a number greater than 0, got "2"$/,
+    /: shipper\.backoff_seconds: item 1 must be a number greater than 0 and at most 86400, got a string "2"$/,
   ],
   [
     "backoff not an array",
@@ -199,7 +194,7 @@ const ERRORS: [string, string, RegExp][] = [
   [
     "max_episode_bytes zero",
     `${MINIMAL}[shipper]\nmax_episode_bytes = 0\n`,
-    /: shipper\.max_episode_bytes: must be at least 1, got 0$/,
+    /: shipper\.max_episode_bytes: must be an integer from 1 to 9007199254740991, got 0$/,
   ],
   [
     "compression unknown",
@@ -209,13 +204,14 @@ const ERRORS: [string, string, RegExp][] = [
   [
     "keep_local_for_days fraction",
     `${MINIMAL}[retention]\nkeep_local_for_days = 1.5\n`,
-    /: retention\.keep_local_for_days: must be an integer, got a number 1\.5$/,
+    /: retention\.keep_local_for_days: must be an integer from 0 to 36500, got 1\.5$/,
   ],
   [
     "keep_local_for_days negative",
     `${MINIMAL}[retention]\nkeep_local_for_days = -1\n`,
-    /: retention\.keep_local_for_days: must be at least 0, got -1$/,
+    /: retention\.keep_local_for_days: must be an integer from 0 to 36500, got -1$/,
   ],
+  ...rangeCases(),
   ["malformed TOML", `host_id = "h"\n[receiver\nurl = 1\n`, /lab-host\.toml: line 2, column \d+: /],
   [
     "ca_bundle missing",
@@ -223,6 +219,73 @@ const ERRORS: [string, string, RegExp][] = [
     /: receiver\.ca_bundle: cannot read "\/nonexistent\/ca\.pem": file not found$/,
   ],
 ];
+
+/** Out-of-range numbers (issue 5 item 6): each is refused at load, in one line. */
+function rangeCases(): [string, string, RegExp][] {
+  const seconds = "must be a number greater than 0 and at most 86400";
+  const cases: [string, string, string][] = [
+    ["shipper", "request_timeout_s = 2200000", `${seconds}, got 2200000`],
+    ["shipper", "request_timeout_s = inf", `${seconds}, got inf`],
+    ["shipper", "scan_interval_s = 3000000", `${seconds}, got 3000000`],
+    ["shipper", "scan_interval_s = nan", `${seconds}, got nan`],
+    ["shipper", "scan_interval_s = -inf", `${seconds}, got -inf`],
+    ["shipper", "backoff_seconds = [1e300]", `item 0 ${seconds}, got 1e+300`],
+    ["shipper", "backoff_seconds = [1, nan]", `item 1 ${seconds}, got nan`],
+    ["shipper", "backoff_seconds = [1, 0]", `item 1 ${seconds}, got 0`],
+    [
+      "shipper",
+      `backoff_seconds = [${Array(65).fill(1).join(",")}]`,
+      "must hold 1–64 numbers, got 65",
+    ],
+    [
+      "shipper",
+      "max_episode_bytes = 1.5",
+      "must be an integer from 1 to 9007199254740991, got 1.5",
+    ],
+    [
+      "shipper",
+      "max_episode_bytes = 1e300",
+      "must be an integer from 1 to 9007199254740991, got 1e+300",
+    ],
+    ["shipper", "upload_concurrency = 0", "must be an integer from 1 to 16, got 0"],
+    ["shipper", "upload_concurrency = 17", "must be an integer from 1 to 16, got 17"],
+    [
+      "shipper",
+      "max_bytes_per_second = 1023",
+      "must be 0 or an integer from 1024 to 9007199254740991, got 1023",
+    ],
+    [
+      "shipper",
+      "max_bytes_per_second = -1",
+      "must be 0 or an integer from 1024 to 9007199254740991, got -1",
+    ],
+    ["shipper", "stop_grace_s = 0", "must be a number greater than 0 and at most 300, got 0"],
+    ["shipper", "stop_grace_s = 301", "must be a number greater than 0 and at most 300, got 301"],
+    ["shipper", "compression_level = 10", "must be an integer from 1 to 9, got 10"],
+    ["shipper", "compression_level = 0", "must be an integer from 1 to 9, got 0"],
+    [
+      "shipper",
+      `compression = "zstd"\ncompression_level = 20`,
+      "must be an integer from 1 to 19, got 20",
+    ],
+    [
+      "shipper",
+      `compression = "none"\ncompression_level = 1`,
+      `has no meaning with shipper.compression = "none"; remove it`,
+    ],
+    ["retention", "keep_local_for_days = 36501", "must be an integer from 0 to 36500, got 36501"],
+    ["retention", "keep_local_for_days = inf", "must be an integer from 0 to 36500, got inf"],
+  ];
+  return cases.map(([table, line, detail]) => {
+    const key = `${table}.${(line.split("\n").at(-1) ?? "").split(" =")[0]}`;
+    const escaped = `: ${key}: ${detail}`.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    return [
+      `${key} out of range (${line.split("\n").at(-1)})`,
+      `${MINIMAL}[${table}]\n${line}\n`,
+      new RegExp(`${escaped}$`),
+    ];
+  });
+}
 
 for (const [name, text, pattern] of ERRORS) {
   Deno.test(`loadConfig() reports ${name} in one line naming file and key`, async () => {
@@ -267,6 +330,10 @@ Deno.test("loadConfig() rejects malformed and mismatched PEM files at start", as
     [
       `client_cert = "${lab1.cert}"\nclient_key = "${garbage}"`,
       /receiver\.client_key: ".*garbage\.pem": not an unencrypted PEM private key$/,
+    ],
+    [
+      `client_cert = "${lab1.cert}"`,
+      /receiver\.client_key: required when client_cert ".*client-lab-01\.pem" holds no private key$/,
     ],
     [
       `client_cert = "${lab1.cert}"\nclient_key = "${lab2.key}"`,
@@ -350,4 +417,83 @@ Deno.test("loadConfig() warns when an inline token sits in a config others can r
     warnings[0] ?? "",
     /receiver\.bearer_token: the file holding the token is readable by other users/,
   );
+});
+
+Deno.test("loadConfig() accepts every number at the ends of its range", async () => {
+  await using dir = await tempDir();
+  const high = await load(
+    dir.path,
+    `${MINIMAL}[shipper]\nscan_interval_s = 86400\nrequest_timeout_s = 86400.0\n` +
+      `backoff_seconds = [${Array(64).fill(86400).join(",")}]\n` +
+      `max_episode_bytes = 9007199254740991\nupload_concurrency = 16\n` +
+      `max_bytes_per_second = 1024\nstop_grace_s = 300\ncompression = "zstd"\n` +
+      `compression_level = 19\n[retention]\nkeep_local_for_days = 36500\n`,
+  );
+  assertEquals(high.warnings, []);
+  const c = high.config;
+  assertEquals(
+    [c.scanIntervalS, c.requestTimeoutS, c.backoffSeconds.length, c.maxEpisodeBytes],
+    [86400, 86400, 64, Number.MAX_SAFE_INTEGER],
+  );
+  assertEquals(
+    [c.uploadConcurrency, c.maxBytesPerSecond, c.stopGraceS, c.compressionLevel],
+    [16, 1024, 300, 19],
+  );
+  assertEquals(c.keepLocalForDays, 36500);
+  const low = await load(
+    dir.path,
+    `${MINIMAL}[shipper]\nscan_interval_s = 0.001\nbackoff_seconds = [0.5]\n` +
+      `max_episode_bytes = 1\nupload_concurrency = 1\nmax_bytes_per_second = 0\n` +
+      `compression_level = 1\n[retention]\nkeep_local_for_days = 0\n`,
+  );
+  assertEquals(low.warnings, []);
+  assertEquals(
+    [low.config.scanIntervalS, low.config.backoffSeconds, low.config.maxEpisodeBytes],
+    [0.001, [0.5], 1],
+  );
+  assertEquals(
+    [low.config.uploadConcurrency, low.config.maxBytesPerSecond, low.config.compressionLevel],
+    [1, 0, 1],
+  );
+  assertEquals(low.config.keepLocalForDays, 0);
+});
+
+Deno.test("loadConfig() refuses a bearer_token_file that is not a small regular file, without reading it whole", async () => {
+  await using dir = await tempDir();
+  const fifo = join(dir.path, "fifo");
+  const mkfifo = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert(mkfifo.success, "mkfifo");
+  const toZero = join(dir.path, "to-zero");
+  await Deno.symlink("/dev/zero", toZero);
+  const big = join(dir.path, "big");
+  await Deno.writeTextFile(big, "t".repeat(4097));
+  const notText = join(dir.path, "binary");
+  await Deno.writeFile(notText, new Uint8Array([0x74, 0xff, 0x74]));
+  const cases: [string, string][] = [
+    ["/dev/zero", `"/dev/zero" is not a regular file`],
+    [toZero, `"${toZero}" is not a regular file`],
+    [fifo, `"${fifo}" is not a regular file`],
+    [dir.path, `"${dir.path}" is not a regular file`],
+    [big, `"${big}" is larger than 4096 bytes; it should hold only the token`],
+    [notText, `"${notText}" is not UTF-8 text`],
+  ];
+  for (const [file, detail] of cases) {
+    const message = await loadError(dir.path, `${MINIMAL}bearer_token_file = "${file}"\n`);
+    assertEquals(
+      message,
+      `${join(dir.path, "lab-host.toml")}: receiver.bearer_token_file: ${detail}`,
+    );
+  }
+});
+
+Deno.test("loadConfig() reads a bearer_token_file of exactly 4 KiB through a symlink", async () => {
+  await using dir = await tempDir();
+  const real = join(dir.path, "real-token");
+  await Deno.writeTextFile(real, "t".repeat(4095) + "\n");
+  await Deno.chmod(real, 0o600);
+  const link = join(dir.path, "token");
+  await Deno.symlink(real, link);
+  const { config, warnings } = await load(dir.path, `${MINIMAL}bearer_token_file = "${link}"\n`);
+  assertEquals(config.receiver.bearerToken, "t".repeat(4095));
+  assertEquals(warnings, []);
 });

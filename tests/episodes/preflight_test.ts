@@ -1,5 +1,6 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { preflight, readCommit } from "../../src/episodes/preflight.ts";
+import type { MetaReading } from "../../src/episodes/meta.ts";
 
 const C = "0123456789abcdef0123456789abcdef01234567";
 const ok = {
@@ -53,4 +54,57 @@ Deno.test("preflight() refuses bad ids, unstamped meta and oversized episodes", 
     commit: C,
     reason: "episode holds 101 bytes, more than shipper.max_episode_bytes (100)",
   });
+});
+
+Deno.test("preflight() quarantines with the reading's own reason: too large is not missing", () => {
+  const base = { name: "ep", totalBytes: 10, maxEpisodeBytes: 100 };
+  const cases: [MetaReading, string][] = [
+    [
+      { kind: "too large", problem: "meta.json is 2000000 bytes, more than the 1 MiB limit" },
+      "meta.json is 2000000 bytes, more than the 1 MiB limit",
+    ],
+    [
+      { kind: "not a regular file", problem: "meta.json is a symlink, not a regular file" },
+      "meta.json is a symlink, not a regular file",
+    ],
+    [
+      { kind: "unreadable", problem: "meta.json cannot be read: permission denied" },
+      "meta.json cannot be read: permission denied",
+    ],
+    [
+      { kind: "missing", problem: "meta.json is missing" },
+      "meta.json is missing: the episode was produced by code that does not stamp its commit",
+    ],
+    [
+      { text: "{}" },
+      "meta.json has no code_version.commit: the episode was produced by code that does not stamp its commit",
+    ],
+  ];
+  for (const [meta, reason] of cases) {
+    assertEquals(preflight({ ...base, meta }), { send: false, commit: null, reason });
+  }
+  assertEquals(preflight({ ...base, meta: { text: ok.metaText } }), { send: true, commit: C });
+  // meta wins over metaText
+  assertEquals(
+    preflight({
+      ...base,
+      metaText: ok.metaText,
+      meta: { kind: "missing", problem: "meta.json is missing" },
+    }).send,
+    false,
+  );
+});
+
+Deno.test("preflight() quarantines an episode whose tree the walk could not list, with its reason", () => {
+  const treeProblem = 'entry "data/caf\\xe9.bin" has a name that is not valid UTF-8';
+  assertEquals(preflight({ name: "ep", ...ok, treeProblem }), {
+    send: false,
+    commit: C,
+    reason: treeProblem,
+  });
+  assertEquals(preflight({ name: "ep", ...ok, treeProblem: null }), { send: true, commit: C });
+  // A bad id is reported first: it is what the operator sees in quarantine/.
+  const both = preflight({ name: "a b", ...ok, treeProblem });
+  if (!both.send) assertMatch(both.reason, /^episode id "a b" is not valid/);
+  else throw new Error("sent");
 });
