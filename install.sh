@@ -119,6 +119,13 @@ fail() {
 }
 trap 'fail "\"$BASH_COMMAND\" exited $?" $?' ERR
 
+# Runs a command; a failure names the step and the command as it ran.
+run() {
+  local status=0
+  "$@" || status=$?
+  ((status == 0)) || fail "\"$*\" exited $status" "$status"
+}
+
 cleanup() {
   ((${#tmp_files[@]})) && rm -f -- "${tmp_files[@]}"
   return 0
@@ -140,11 +147,11 @@ put_file() {
   local tmp
   tmp="$(dirname -- "$dest")/.$(basename -- "$dest").install-$$"
   tmp_files+=("$tmp")
-  cp -- "$source" "$tmp"
-  chmod "$mode" -- "$tmp"
-  [ -z "$owner" ] || chown "$owner" -- "$tmp"
-  sync -- "$tmp"
-  mv -f -- "$tmp" "$dest"
+  run cp -- "$source" "$tmp"
+  run chmod "$mode" -- "$tmp"
+  [ -z "$owner" ] || run chown "$owner" -- "$tmp"
+  run sync -- "$tmp"
+  run mv -f -- "$tmp" "$dest"
   say "$dest: installed (mode $mode${owner:+, owner $owner})"
 }
 
@@ -153,12 +160,12 @@ put_file() {
 ensure_dir() {
   local dir=$1 mode=$2 owner=$3
   if [ ! -d "$dir" ]; then
-    mkdir -p -- "$(dirname -- "$dir")"
-    mkdir -m "$mode" -- "$dir"
+    run mkdir -p -- "$(dirname -- "$dir")"
+    run mkdir -m "$mode" -- "$dir"
     say "$dir: created (mode $mode)"
   fi
   if [ "$(stat -c %U:%G -- "$dir")" != "$owner" ]; then
-    chown "$owner" -- "$dir"
+    run chown "$owner" -- "$dir"
   fi
 }
 
@@ -196,10 +203,10 @@ if [ "$action" = uninstall ]; then
   step 2 "stop and remove the unit"
   if [ -e "$root$unit_path" ]; then
     if [ "$(unit_state)" != off ]; then
-      systemctl disable --now "$unit_name"
+      run systemctl disable --now "$unit_name"
     fi
-    rm -f -- "$root$unit_path"
-    systemctl daemon-reload
+    run rm -f -- "$root$unit_path"
+    run systemctl daemon-reload
     say "$root$unit_path: removed"
   else
     say "$root$unit_path: not installed"
@@ -207,7 +214,7 @@ if [ "$action" = uninstall ]; then
   step 3 "remove the binary and the installed script"
   for path in "$root$bin_path" "$root$share_dir"; do
     if [ -e "$path" ]; then
-      rm -rf -- "$path"
+      run rm -rf -- "$path"
       say "$path: removed"
     fi
   done
@@ -243,19 +250,19 @@ prefix_args=()
 if account_exists group "$group"; then
   say "group $group: exists"
 else
-  groupadd --system "${prefix_args[@]}" "$group"
+  run groupadd --system "${prefix_args[@]}" "$group"
   say "group $group: created"
 fi
 if account_exists passwd "$user"; then
   say "user $user: exists"
 else
-  useradd --system --gid "$group" --home-dir /nonexistent --no-create-home \
+  run useradd --system --gid "$group" --home-dir /nonexistent --no-create-home \
     --shell /usr/sbin/nologin --comment "cis490-ship episode shipper" "${prefix_args[@]}" "$user"
   say "user $user: created"
 fi
 
 step 3 "binary"
-mkdir -p -- "$root$prefix/bin" "$root$share_dir/packaging" "$root$share_dir/docs"
+run mkdir -p -- "$root$prefix/bin" "$root$share_dir/packaging" "$root$share_dir/docs"
 put_file "$binary" "$root$bin_path" 0755
 # A copy of this script and its packaging beside the binary, so an upgrade can be re-run from
 # the installed directory too.
@@ -291,7 +298,7 @@ for sub in outbox shipped quarantine; do
 done
 
 step 6 "unit"
-mkdir -p -- "$root$unit_dir"
+run mkdir -p -- "$root$unit_dir"
 rendered=$(mktemp)
 tmp_files+=("$rendered")
 sed -e "s|^ExecStart=.*|ExecStart=$bin_path --config $config|" \
@@ -305,21 +312,21 @@ if [ -e "$root$unit_path" ] && cmp -s "$rendered" "$root$unit_path"; then
   say "$root$unit_path: unchanged"
 else
   put_file "$rendered" "$root$unit_path" 0644
-  systemctl daemon-reload
+  run systemctl daemon-reload
 fi
 
 step 7 "validate the config"
 if ((config_fresh)); then
   say "skipped: $config is the template just written"
 else
-  runuser -u "$user" -- "$root$bin_path" check --offline --config "$root$config"
+  run runuser -u "$user" -- "$root$bin_path" check --offline --config "$root$config"
 fi
 
 step 8 "drain unstamped episodes"
 if ((config_fresh)); then
   say "skipped: $config is the template just written"
 else
-  runuser -u "$user" -- "$root$bin_path" quarantine-unstamped --config "$root$config"
+  run runuser -u "$user" -- "$root$bin_path" quarantine-unstamped --config "$root$config"
 fi
 
 step 9 "start"
@@ -328,15 +335,15 @@ if ((!start)); then
 else
   case "$(unit_state)" in
     enabled | active)
-      systemctl restart "$unit_name"
+      run systemctl restart "$unit_name"
       say "$unit_name: restarted"
       ;;
     *)
       if ((config_fresh)); then
-        systemctl enable "$unit_name"
+        run systemctl enable "$unit_name"
         say "$unit_name: enabled; start it once the config is edited: systemctl start $unit_name"
       else
-        systemctl enable --now "$unit_name"
+        run systemctl enable --now "$unit_name"
         say "$unit_name: enabled and started"
       fi
       ;;
