@@ -121,7 +121,10 @@ export async function snapshot(dir: string): Promise<Map<string, string>> {
     const st = await Deno.lstat(path);
     const kind = st.isDirectory ? "d" : st.isSymlink ? "l" : "f";
     const bytes = st.isFile ? new TextDecoder().decode(await Deno.readFile(path)) : "";
-    out.set(rel, [kind, st.mode?.toString(8), st.size, st.mtime?.getTime(), st.ino, bytes].join(" "));
+    out.set(
+      rel,
+      [kind, st.mode?.toString(8), st.size, st.mtime?.getTime(), st.ino, bytes].join(" "),
+    );
     if (st.isDirectory) {
       for await (const entry of Deno.readDir(path)) {
         await walk(join(path, entry.name), `${rel}/${entry.name}`);
