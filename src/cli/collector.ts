@@ -1,24 +1,25 @@
 /** `cis490-ship collector --config PATH`: run the reference collector until signalled. */
-import { ConfigError, loadCollectorConfig } from "../collector/config.ts";
+import { loadCollectorConfig } from "../collector/config.ts";
 import { startCollector } from "../collector/server.ts";
 import type { Logger } from "../log/log.ts";
-import { EXIT } from "./args.ts";
+import {
+  type CliCommand,
+  EXIT,
+  LOG_OPTIONS,
+  logOptionsOf,
+  parseCommandArgs,
+  UsageError,
+} from "./args.ts";
 
-/** Runs the collector; returns the exit code. */
+/**
+ * Runs the collector; returns the exit code.
+ * @throws {import("../collector/config.ts").ConfigError} on a config error (exit 78)
+ */
 export async function runCollector(
   options: { configPath: string },
   io: { logger: Logger; stdout: (line: string) => void; signal: AbortSignal },
 ): Promise<number> {
-  let loaded;
-  try {
-    loaded = await loadCollectorConfig(options.configPath);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      io.logger.error(error.message);
-      return EXIT.config;
-    }
-    throw error;
-  }
+  const loaded = await loadCollectorConfig(options.configPath);
   for (const warning of loaded.warnings) io.logger.warn(warning);
   const collector = await startCollector(loaded.config, io.logger);
   io.stdout(`listening on ${collector.url}`);
@@ -30,3 +31,37 @@ export async function runCollector(
   io.logger.info("collector stopped");
   return EXIT.ok;
 }
+
+/** The `collector` command. */
+export const COLLECTOR_COMMAND: CliCommand = {
+  name: "collector",
+  summary: "run the reference collector",
+  help: `Usage: cis490-ship collector --config PATH [--log-format text|json] [-v]
+
+Runs the reference collector: HTTPS with required client certificates, optional bearer token,
+commit gate, duplicate detection, digest and length verification, atomic storage under
+<store_dir>/<host_id>/<episode_id>.tar.gz with a JSON sidecar. Prints "listening on URL" on
+stdout once ready; stops on SIGTERM or SIGINT. The config keys are in the README.
+
+Options:
+  -c, --config PATH      collector config (required)
+      --log-format FMT   text (default) or json
+  -v, --verbose          also log debug lines
+
+Examples:
+  cis490-ship collector --config /etc/cis490/collector.toml
+`,
+  parse(args) {
+    const parsed = parseCommandArgs("collector", args, {
+      config: { type: "string", short: "c" },
+      ...LOG_OPTIONS,
+    });
+    if (parsed === "help") return "help";
+    const configPath = parsed.values.config;
+    if (typeof configPath !== "string") throw new UsageError("needs --config PATH", "collector");
+    return {
+      ...logOptionsOf(parsed.values),
+      run: (io) => runCollector({ configPath }, io),
+    };
+  },
+};

@@ -1,10 +1,13 @@
-/** argv → command → exit code. Nothing below this exits the process; main.ts does. */
+/**
+ * argv → command → exit code. Nothing below this exits the process; main.ts does. Errors become
+ * exit codes here, once: usage 2, config 78, another instance 75, anything else 1.
+ */
+import { ConfigError } from "../config/config.ts";
 import { createLogger, describeError } from "../log/log.ts";
+import { LockHeldError } from "../queue/lock.ts";
 import { VERSION } from "../version.ts";
-import { type Command, EXIT, parseCommandLine, UsageError } from "./args.ts";
-import { HELP } from "./help.ts";
-import { runShipper } from "./run.ts";
-import { runCollector } from "./collector.ts";
+import { EXIT, UsageError } from "./args.ts";
+import { type CommandLine, parseCommandLine } from "./commands.ts";
 
 const encoder = new TextEncoder();
 
@@ -12,28 +15,30 @@ const encoder = new TextEncoder();
 export async function main(args: readonly string[]): Promise<number> {
   const env = (name: string) => Deno.env.get(name);
   const stdout = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
-  let command: Command;
+  let line: CommandLine;
   try {
-    command = parseCommandLine(args, env);
+    line = parseCommandLine(args, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
+    const name = error.command ? `cis490-ship ${error.command}` : "cis490-ship";
     Deno.stderr.writeSync(
-      encoder.encode(`cis490-ship: ${error.message}\nRun "cis490-ship --help" for usage.\n`),
+      encoder.encode(`${name}: ${error.message}\nRun "${name} --help" for usage.\n`),
     );
     return EXIT.usage;
   }
-  if (command.kind === "version") {
+  if (line.kind === "version") {
     stdout(`cis490-ship ${VERSION}`);
     return EXIT.ok;
   }
-  if (command.kind === "help") {
-    Deno.stdout.writeSync(encoder.encode(HELP[command.topic]));
+  if (line.kind === "help") {
+    Deno.stdout.writeSync(encoder.encode(line.text));
     return EXIT.ok;
   }
+  const { invocation } = line;
   const logger = createLogger({
-    format: command.logFormat,
+    format: invocation.logFormat,
     journald: Boolean(env("JOURNAL_STREAM")),
-    debug: command.verbose,
+    debug: invocation.verbose,
   });
   const controller = new AbortController();
   const onSignal = () => {
@@ -43,11 +48,16 @@ export async function main(args: readonly string[]): Promise<number> {
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
   for (const s of signals) Deno.addSignalListener(s, onSignal);
   try {
-    const io = { logger, stdout, signal: controller.signal, env };
-    return command.kind === "collector"
-      ? await runCollector({ configPath: command.configPath }, io)
-      : await runShipper({ configPath: command.configPath, once: command.once }, io);
+    return await invocation.run({ logger, stdout, signal: controller.signal, env, now: Date.now });
   } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.error(error.message);
+      return EXIT.config;
+    }
+    if (error instanceof LockHeldError) {
+      logger.error(error.message);
+      return EXIT.tempFail;
+    }
     logger.error(`unexpected failure: ${describeError(error)}`);
     return EXIT.failure;
   } finally {

@@ -1,0 +1,97 @@
+/**
+ * `<data_root>/.cis490-ship.status.json`: what the daemon knows that the disk does not show (pause,
+ * last success and error, counters). The daemon writes it atomically after each pass; `status`
+ * and the metrics read it.
+ */
+import { join } from "node:path";
+import { writeJsonAtomic } from "../fs/atomic.ts";
+
+/** Name of the daemon status file under `data_root`. */
+export const DAEMON_STATUS_FILE = ".cis490-ship.status.json";
+
+/** Why the daemon stopped uploading for the whole host. */
+export type PauseWhy = "credentials" | "misconfigured" | "collector-down";
+
+/** Counters since the daemon started. */
+export interface DaemonCounters {
+  shipped: number;
+  duplicates: number;
+  quarantined: number;
+  failed_attempts: number;
+  bytes_shipped: number;
+}
+
+/** The daemon status file, version 1. Times are RFC 3339. */
+export interface DaemonStatus {
+  version: 1;
+  pid: number;
+  updated_at: string;
+  paused: null | { why: PauseWhy; message: string; since: string; next_probe_at: string | null };
+  last_success: null | { at: string; episode: string };
+  last_error: null | { at: string; message: string };
+  counters: DaemonCounters;
+}
+
+const PAUSE_WHYS: readonly string[] = ["credentials", "misconfigured", "collector-down"];
+const COUNTERS: readonly (keyof DaemonCounters)[] = [
+  "shipped",
+  "duplicates",
+  "quarantined",
+  "failed_attempts",
+  "bytes_shipped",
+];
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isTime(v: unknown): v is string {
+  return typeof v === "string" && !Number.isNaN(Date.parse(v));
+}
+
+/** Parses the status file's text; null when it is not a version-1 status. */
+export function parseDaemonStatus(text: string): DaemonStatus | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(v) || v.version !== 1 || !Number.isSafeInteger(v.pid) || !isTime(v.updated_at)) {
+    return null;
+  }
+  const p = v.paused;
+  if (
+    p !== null && !(isObject(p) && PAUSE_WHYS.includes(p.why as string) &&
+      typeof p.message === "string" && isTime(p.since) &&
+      (p.next_probe_at === null || isTime(p.next_probe_at)))
+  ) return null;
+  const s = v.last_success;
+  if (s !== null && !(isObject(s) && isTime(s.at) && typeof s.episode === "string")) return null;
+  const e = v.last_error;
+  if (e !== null && !(isObject(e) && isTime(e.at) && typeof e.message === "string")) return null;
+  const c = v.counters;
+  if (!isObject(c) || !COUNTERS.every((k) => Number.isSafeInteger(c[k]) && (c[k] as number) >= 0)) {
+    return null;
+  }
+  return v as unknown as DaemonStatus;
+}
+
+/** Path of the daemon status file of a data root. */
+export function daemonStatusPath(dataRoot: string): string {
+  return join(dataRoot, DAEMON_STATUS_FILE);
+}
+
+/** Reads the daemon status file; null when it is missing or unusable. */
+export async function readDaemonStatus(dataRoot: string): Promise<DaemonStatus | null> {
+  try {
+    return parseDaemonStatus(await Deno.readTextFile(daemonStatusPath(dataRoot)));
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the daemon status file atomically (the daemon calls it after each pass). */
+export function writeDaemonStatus(dataRoot: string, status: DaemonStatus): Promise<void> {
+  return writeJsonAtomic(daemonStatusPath(dataRoot), status);
+}

@@ -1,0 +1,123 @@
+/**
+ * The Prometheus textfile for node_exporter's textfile collector: rendered from the status report
+ * and the daemon's counters (pure), written atomically with mode 0644 so node_exporter can read it.
+ */
+import { dirname } from "node:path";
+import { fsyncDir, tempPathFor, writeAll } from "../fs/atomic.ts";
+import type { DaemonCounters } from "./daemon_status.ts";
+import { type StateName, STATES, type StateTotals, type StatusReport } from "./status.ts";
+
+/** What the metrics are rendered from. */
+export interface MetricsInput {
+  states: Record<StateName, StateTotals>;
+  /** Counters since the daemon started; null renders zeros. */
+  counters: DaemonCounters | null;
+  /** Last successful upload (ms), or null. */
+  lastSuccessAt: number | null;
+  paused: boolean;
+  /** The client certificate's notAfter (ms), or null without one. */
+  clientCertNotAfter: number | null;
+  /** Age of the oldest complete, unshipped episode (s), or null. */
+  oldestReadyAgeS: number | null;
+}
+
+/** The metrics input of a status report. */
+export function metricsInputOf(
+  report: StatusReport,
+  clientCertNotAfter: number | null,
+): MetricsInput {
+  return {
+    states: report.states,
+    counters: report.counters,
+    lastSuccessAt: report.last_success ? Date.parse(report.last_success.at) : null,
+    paused: report.paused !== null,
+    clientCertNotAfter,
+    oldestReadyAgeS: report.oldest_ready?.age_s ?? null,
+  };
+}
+
+const P = "cis490_ship";
+
+function family(name: string, type: "gauge" | "counter", help: string, samples: string[]) {
+  return [`# HELP ${P}_${name} ${help}`, `# TYPE ${P}_${name} ${type}`, ...samples];
+}
+
+const seconds = (ms: number) => String(Math.floor(ms / 1000));
+
+/** Renders the textfile (Prometheus text exposition format 0.0.4). Pure. */
+export function renderMetrics(input: MetricsInput): string {
+  const c = input.counters ??
+    { shipped: 0, duplicates: 0, quarantined: 0, failed_attempts: 0, bytes_shipped: 0 };
+  const lines = [
+    ...family(
+      "backlog_episodes",
+      "gauge",
+      "Episodes by state.",
+      STATES.map((s) => `${P}_backlog_episodes{state="${s}"} ${input.states[s].count}`),
+    ),
+    ...family(
+      "backlog_bytes",
+      "gauge",
+      "Bytes of episode files by state.",
+      STATES.map((s) => `${P}_backlog_bytes{state="${s}"} ${input.states[s].bytes}`),
+    ),
+    ...family("uploads_total", "counter", "Upload outcomes since the daemon started.", [
+      `${P}_uploads_total{outcome="shipped"} ${c.shipped}`,
+      `${P}_uploads_total{outcome="duplicate"} ${c.duplicates}`,
+      `${P}_uploads_total{outcome="quarantined"} ${c.quarantined}`,
+      `${P}_uploads_total{outcome="failed"} ${c.failed_attempts}`,
+    ]),
+    ...family("shipped_bytes_total", "counter", "Tarball bytes shipped since the daemon started.", [
+      `${P}_shipped_bytes_total ${c.bytes_shipped}`,
+    ]),
+    ...family("paused", "gauge", "1 while uploads are paused for the whole host.", [
+      `${P}_paused ${input.paused ? 1 : 0}`,
+    ]),
+  ];
+  if (input.lastSuccessAt !== null) {
+    lines.push(
+      ...family("last_success_timestamp_seconds", "gauge", "Time of the last successful upload.", [
+        `${P}_last_success_timestamp_seconds ${seconds(input.lastSuccessAt)}`,
+      ]),
+    );
+  }
+  if (input.oldestReadyAgeS !== null) {
+    lines.push(
+      ...family("oldest_ready_age_seconds", "gauge", "Age of the oldest unshipped episode.", [
+        `${P}_oldest_ready_age_seconds ${input.oldestReadyAgeS}`,
+      ]),
+    );
+  }
+  if (input.clientCertNotAfter !== null) {
+    lines.push(
+      ...family(
+        "client_certificate_expiry_timestamp_seconds",
+        "gauge",
+        "When the client certificate expires.",
+        [`${P}_client_certificate_expiry_timestamp_seconds ${seconds(input.clientCertNotAfter)}`],
+      ),
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * Writes the textfile atomically: a temporary name node_exporter ignores (it reads `*.prom`),
+ * mode 0644 whatever the umask, fsync, rename, fsync the directory.
+ */
+export async function writeMetricsTextfile(path: string, text: string): Promise<void> {
+  const temp = tempPathFor(path);
+  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+  try {
+    await Deno.chmod(temp, 0o644);
+    await writeAll(file, new TextEncoder().encode(text));
+    await file.sync();
+  } catch (error) {
+    file.close();
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+  file.close();
+  await Deno.rename(temp, path);
+  await fsyncDir(dirname(path));
+}
