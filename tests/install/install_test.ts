@@ -82,7 +82,7 @@ Deno.test("install.sh first install into --root writes files, modes and owners w
   );
   assertMatch(unit, /^ReadWritePaths=\/var\/lib\/cis490\/data$/m);
   assertEquals(await names(r + SHARE), ["docs", "install.sh", "packaging"]);
-  assertMatch(run.stdout, /\[7\/9\] validate the config\n    skipped/);
+  assertMatch(run.stdout, /\[7\/9\] validate the config\n {4}skipped/);
   assertMatch(run.stdout, /systemctl start cis490-ship\.service/);
 });
 
