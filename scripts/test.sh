@@ -5,12 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers the tests talk to: openssl (test PKI), nginx (a collector nobody here wrote),
-# curl (a client nobody here wrote), GNU tar (reads our tarballs).
+# curl (a client nobody here wrote), GNU tar (reads our tarballs); shellcheck and systemd's
+# systemd-analyze check install.sh and the unit (no running systemd needed).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
 command -v tar >/dev/null || missing+=(tar)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing test peers: ${missing[*]}"
