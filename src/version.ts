@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { BUILD, type BuildInfo } from "./build_info.ts";
 
 /** The shipper's version: sent in User-Agent, stamped in quarantine reasons, printed by `--version`. */
-export const VERSION = "0.1.0";
+export const VERSION = "0.2.0";
 
 /** Where the commit in the version line came from. */
 export type CommitSource =
@@ -83,7 +83,7 @@ export function commitSource(build: BuildInfo | undefined = BUILD): CommitSource
   };
 }
 
-/** The line `cis490-ship --version` prints, e.g. `cis490-ship 0.1.0 (commit 1a2b3c4d5e6f)`. */
+/** The line `cis490-ship --version` prints, e.g. `cis490-ship 0.2.0 (commit 1a2b3c4d5e6f)`. */
 export function versionLine(): string {
   return formatVersionLine(VERSION, commitSource());
 }

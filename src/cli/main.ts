@@ -5,7 +5,7 @@
 import { ConfigError } from "../config/config.ts";
 import { createLogger, describeError } from "../log/log.ts";
 import { LockHeldError } from "../queue/lock.ts";
-import { VERSION } from "../version.ts";
+import { versionLine } from "../version.ts";
 import { EXIT, UsageError } from "./args.ts";
 import { type CommandLine, parseCommandLine } from "./commands.ts";
 
@@ -27,7 +27,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
   if (line.kind === "version") {
-    stdout(`cis490-ship ${VERSION}`);
+    stdout(versionLine());
     return EXIT.ok;
   }
   if (line.kind === "help") {
