@@ -145,7 +145,7 @@ class Bench {
     });
   }
 
-  /** One episode of many small CSV files in 100 directories. */
+  /** One episode of many small CSV files (`manyFileBytes` each) in 100 directories. */
   files(): Promise<string> {
     return this.#once("files", async () => {
       const root = join(this.root, "files");
@@ -154,10 +154,7 @@ class Bench {
       for (let n = 0; n < this.sizes.manyFiles; n++) {
         const sub = join(dir, `d${Math.floor(n / perDir)}`);
         if (n % perDir === 0) Deno.mkdirSync(sub);
-        Deno.writeTextFileSync(
-          join(sub, `f${n % perDir}.csv`),
-          `${n},${Math.random()}\n`.repeat(20),
-        );
+        Deno.writeTextFileSync(join(sub, `f${n % perDir}.csv`), csv(this.sizes.manyFileBytes));
       }
       return root;
     });
@@ -467,7 +464,9 @@ async function filesRow(b: Bench): Promise<RowResult> {
   return await ratioRow(
     b,
     "files",
-    `${b.sizes.manyFiles.toLocaleString("en")} small files, one episode`,
+    `${b.sizes.manyFiles.toLocaleString("en")} files of ${
+      formatSize(b.sizes.manyFileBytes)
+    }, one episode`,
     { configPath: await b.config(dataRoot, "gzip"), dataRoot, expected: 1 },
     [{
       name: "tar -cz | curl",

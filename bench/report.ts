@@ -91,8 +91,9 @@ export interface Sizes {
   episodes: number;
   filesPerEpisode: number;
   fileBytes: number;
-  /** Files in the one-episode many-files row. */
+  /** Files in the one-episode many-files row, and bytes per file. */
   manyFiles: number;
+  manyFileBytes: number;
   /** The small and large episodes of the memory-flatness row. */
   rssSmallBytes: number;
   rssBigBytes: number;
@@ -111,6 +112,7 @@ export function sizesFor(quick: boolean): Sizes {
       filesPerEpisode: 3,
       fileBytes: 5000,
       manyFiles: 1000,
+      manyFileBytes: 1000,
       rssSmallBytes: 8 * MiB,
       rssBigBytes: 128 * MiB,
       backlog: 200,
@@ -121,6 +123,7 @@ export function sizesFor(quick: boolean): Sizes {
       filesPerEpisode: 3,
       fileBytes: 5000,
       manyFiles: 10_000,
+      manyFileBytes: 1000,
       rssSmallBytes: 64 * MiB,
       rssBigBytes: 2048 * MiB,
       backlog: 5000,
