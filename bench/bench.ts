@@ -566,7 +566,9 @@ async function backlogRow(b: Bench): Promise<RowResult> {
     return {
       id: "backlog",
       workload,
-      ours: `${r.fds} fds, ${peakMiB.toFixed(0)} MiB (${formatSeconds(r.seconds)})`,
+      ours: `${r.fds.toLocaleString("en")} fds, ${peakMiB.toFixed(0)} MiB (${
+        formatSeconds(r.seconds)
+      })`,
       peer: "—",
       ratio: null,
       target: targetText(target),
