@@ -35,7 +35,7 @@ deno check main.ts src/ tests/ devkit/ demo/ bench/ scripts/
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-NO_COLOR=1 deno test --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys tests/ 2>&1 | tee "$log"
+NO_COLOR=1 deno test --allow-read --allow-write --allow-net --allow-env --allow-run --allow-sys tests/ bench/ 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -n 1 || true)
