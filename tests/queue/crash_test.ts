@@ -32,7 +32,12 @@ function mulberry32(seed: number): () => number {
  * Runs `args` and SIGKILLs it right after its `lines`-th log line (and a random sub-millisecond
  * delay); returns whether it was killed (false: it exited on its own first).
  */
-async function killAfterLines(args: string[], lines: number, random: () => number) {
+async function killAfterLines(
+  args: string[],
+  lines: number,
+  random: () => number,
+  finished: () => Promise<boolean>,
+) {
   const child = new Deno.Command(Deno.execPath(), {
     args: cliCommand(args),
     clearEnv: true,
@@ -41,6 +46,19 @@ async function killAfterLines(args: string[], lines: number, random: () => numbe
   }).spawn();
   let seen = 0;
   let killed = false;
+  let exited = false;
+  // A service that has shipped everything goes quiet: stop it then (its work is done).
+  const watcher = (async () => {
+    while (!exited && !killed) {
+      if (await finished()) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* already exited */ }
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
   const decoder = new TextDecoder();
   for await (const chunk of child.stderr) {
     seen += decoder.decode(chunk).split("\n").length - 1;
@@ -53,6 +71,8 @@ async function killAfterLines(args: string[], lines: number, random: () => numbe
     }
   }
   await child.status;
+  exited = true;
+  await watcher;
   return killed;
 }
 
@@ -83,7 +103,8 @@ for (const mode of ["--once", "service"] as const) {
     // exits by itself, so its rounds stop once everything is shipped.
     for (let round = 0; round < 40; round++) {
       if ((await names(lab.layout.shipped)).length === ids.length) break;
-      if (await killAfterLines(args, 1 + Math.floor(random() * 12), random)) kills++;
+      const finished = async () => (await names(lab.layout.shipped)).length === ids.length;
+      if (await killAfterLines(args, 1 + Math.floor(random() * 12), random, finished)) kills++;
       else break;
     }
     const final = await new Deno.Command(Deno.execPath(), {
