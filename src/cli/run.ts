@@ -5,6 +5,7 @@ import { lockDataRoot } from "../queue/lock.ts";
 import { runPass } from "../queue/pass.ts";
 import { Service } from "../queue/service.ts";
 import { createTransport } from "../upload/transport.ts";
+import { progressReporter, showsProgress } from "./progress.ts";
 import type { Config } from "../config/config.ts";
 import { ConfigError } from "../config/config.ts";
 import { daemonStatusOf, writeDaemonStatus } from "../status/daemon_status.ts";
@@ -62,11 +63,21 @@ export async function runShipper(
   try {
     if (options.once) {
       const transport = createTransport(config);
+      const progress = showsProgress(Deno.stderr.isTerminal(), io.env("JOURNAL_STREAM"))
+        ? progressReporter((text) => Deno.stderr.writeSync(new TextEncoder().encode(text)))
+        : null;
       let summary;
       try {
-        summary = await runPass({ config, logger, signal: io.signal, transport });
+        summary = await runPass({
+          config,
+          logger,
+          signal: io.signal,
+          transport,
+          ...(progress && { onUpload: progress.onUpload }),
+        });
       } finally {
         transport.close();
+        progress?.end();
       }
       for (const line of formatSummary(summary)) io.stdout(line);
       return exitCodeOf(summary);
