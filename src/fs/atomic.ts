@@ -34,13 +34,22 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
 }
 
 /**
- * Writes `data` to `path` atomically and durably. The temporary file goes beside `path`, or into
+ * Writes `data` to `path` atomically (and, by default, durably). The temporary file goes beside `path`, or into
  * `tempDir` (same file system) when leftovers must not appear beside it.
  */
+/**
+ * How durable a write is. `full`: the file and its directory are fsynced (survives power loss).
+ * `file`: the file only; the caller fsyncs the directory once for several renames. `process`: no
+ * fsync: the rename is still atomic and survives the process being killed (the kernel keeps the
+ * page cache), but not a power loss.
+ */
+export type Durability = "full" | "file" | "process";
+
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   tempDir: string = dirname(path),
+  durability: Durability = "full",
 ): Promise<void> {
   const temp = tempPathFor(path, tempDir);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
@@ -48,7 +57,7 @@ export async function writeFileAtomic(
   const handle = await Deno.open(temp, { write: true, createNew: true, mode: FILE_MODE });
   try {
     await writeAll(handle, bytes);
-    await handle.sync();
+    if (durability !== "process") await handle.sync();
   } catch (error) {
     handle.close();
     await Deno.remove(temp).catch(() => {});
@@ -56,13 +65,19 @@ export async function writeFileAtomic(
   }
   handle.close();
   await Deno.rename(temp, path);
+  if (durability !== "full") return;
   await fsyncDir(dirname(path));
   if (tempDir !== dirname(path)) await fsyncDir(tempDir);
 }
 
-/** Writes JSON (two-space indent, trailing newline) atomically; `tempDir` as for writeFileAtomic. */
-export function writeJsonAtomic(path: string, value: unknown, tempDir?: string): Promise<void> {
-  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", tempDir);
+/** Writes JSON (two-space indent, trailing newline) atomically; as for writeFileAtomic. */
+export function writeJsonAtomic(
+  path: string,
+  value: unknown,
+  tempDir?: string,
+  durability: Durability = "full",
+): Promise<void> {
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", tempDir, durability);
 }
 
 /** Removes a file if present, then fsyncs its directory. */

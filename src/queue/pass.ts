@@ -491,7 +491,8 @@ class Pass {
       last_error: previous?.last_error ?? null,
     };
     // State first, then the tarball: a tarball in outbox/ always has the state that describes it.
-    await writeJsonAtomic(statePath(this.layout, id), state);
+    // Both files are synced before the PUT; one directory sync covers both renames.
+    await writeJsonAtomic(statePath(this.layout, id), state, undefined, "file");
     await Deno.rename(temp, final);
     await fsyncDir(this.layout.outbox);
     this.log.info("packed", {
@@ -610,7 +611,9 @@ class Pass {
         // again, even if the move fails and has to be retried by a later pass.
         const answered = { ...state, verdict };
         this.memory.answered.set(id, answered);
-        await writeJsonAtomic(statePath(this.layout, id), answered);
+        // Not fsynced: it survives kill -9 (page cache), and after a power loss that drops it
+        // the episode is simply sent again and the collector answers 409 (or refuses it again).
+        await writeJsonAtomic(statePath(this.layout, id), answered, undefined, "process");
         await removeTarballs(this.layout, id);
         return await this.finish(id, dir, state, verdict);
       }

@@ -89,7 +89,8 @@ export async function readDaemonStatus(dataRoot: string): Promise<DaemonStatus |
 
 /** Writes the daemon status file atomically (the daemon calls it after each pass). */
 export function writeDaemonStatus(dataRoot: string, status: DaemonStatus): Promise<void> {
-  return writeJsonAtomic(daemonStatusPath(dataRoot), status);
+  // Rewritten after every pass and only informative: not worth two fsyncs each time.
+  return writeJsonAtomic(daemonStatusPath(dataRoot), status, undefined, "process");
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
