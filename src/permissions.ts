@@ -10,4 +10,7 @@ export const PERMISSION_FLAGS: readonly string[] = [
   "--allow-write",
   "--allow-net",
   "--allow-env=CIS490_CONFIG,JOURNAL_STREAM,CREDENTIALS_DIRECTORY,HOME,NO_COLOR",
+  // Not a permission, but baked in the same way: a 2 MiB young generation keeps a long backlog
+  // in 124 MiB instead of 167 MiB (bench: 5,000 episodes), at no measured cost in speed.
+  "--v8-flags=--max-semi-space-size=2",
 ];
