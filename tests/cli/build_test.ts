@@ -16,10 +16,12 @@ import { formatVersionLine, readGitCommit, VERSION } from "../../src/version.ts"
 
 Deno.test("buildArgs() bakes in exactly the permission flags the CLI tests run under", () => {
   const build = buildArgs("out", undefined, "map.json");
-  const flags = build.filter((a) => a.startsWith("--allow-") || a.startsWith("--deny-"));
+  const baked = (a: string) =>
+    a.startsWith("--allow-") || a.startsWith("--deny-") || a.startsWith("--v8-flags");
+  const flags = build.filter(baked);
   assertEquals(flags, [...PERMISSION_FLAGS]);
   const test = cliCommand(["--once"]);
-  assertEquals(test.filter((a) => a.startsWith("--allow-") || a.startsWith("--deny-")), flags);
+  assertEquals(test.filter(baked), flags);
   assertEquals(build.at(-1), "main.ts");
   assertEquals(test.includes(MAIN), true);
   assertEquals(flags.includes("--allow-all") || flags.includes("-A"), false);
