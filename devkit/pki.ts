@@ -17,7 +17,8 @@ export interface Pki {
   client(hostId: string): { cert: string; key: string };
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
+/** Runs `openssl` in `cwd`. @throws {Error} with its stderr when it fails */
+export async function openssl(args: string[], cwd: string): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd, stdout: "piped", stderr: "piped" })
     .output();
   if (!out.success) {
@@ -109,5 +110,78 @@ export async function makePki(dir: string, hostIds: string[]): Promise<Pki> {
     serverKey: p("server.key"),
     otherCa: p("other-ca.pem"),
     client: (host) => ({ cert: p(`client-${host}.pem`), key: p(`client-${host}.key`) }),
+  };
+}
+
+/** Client certificates a collector must refuse, for the PKI's first host id. */
+export interface RogueClients {
+  /** Signed by the PKI's other CA, which the collector does not trust. */
+  otherCa: { cert: string; key: string };
+  /** Signed by the right CA, valid only in January 2020. */
+  expired: { cert: string; key: string; notAfter: string };
+}
+
+/** Makes {@linkcode RogueClients} for `hostId` in a subdirectory of the PKI's directory. */
+export async function makeRogueClients(pki: Pki, hostId: string): Promise<RogueClients> {
+  const dir = `${pki.dir}/rogue-${hostId}`;
+  await Deno.mkdir(`${dir}/db`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/db/index.txt`, "");
+  await Deno.writeTextFile(`${dir}/db/serial`, "01\n");
+  await Deno.writeTextFile(
+    `${dir}/ca.cnf`,
+    "[ca]\ndefault_ca = d\n[d]\ndatabase = db/index.txt\nnew_certs_dir = db\nserial = db/serial\n" +
+      "default_md = sha256\npolicy = p\nunique_subject = no\nx509_extensions = x\n" +
+      "[p]\ncommonName = supplied\n" +
+      `[x]\nsubjectAltName = DNS:${hostId}\nextendedKeyUsage = clientAuth\n`,
+  );
+  const key = (name: string) => [
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    `/CN=${hostId}`,
+  ];
+  await openssl(key("other"), dir);
+  await openssl(key("expired"), dir);
+  // openssl 3.0's x509 cannot set dates in the past; its ca command can.
+  const sign = (name: string, caCert: string, caKey: string, dates: string[]) =>
+    openssl([
+      "ca",
+      "-batch",
+      "-config",
+      "ca.cnf",
+      "-cert",
+      caCert,
+      "-keyfile",
+      caKey,
+      "-in",
+      `${name}.csr`,
+      "-out",
+      `${name}.pem`,
+      "-notext",
+      ...dates,
+    ], dir);
+  await sign("other", pki.otherCa, `${pki.dir}/other-ca.key`, ["-days", "30"]);
+  await sign("expired", pki.ca, pki.caKey, [
+    "-startdate",
+    "20200101000000Z",
+    "-enddate",
+    "20200201000000Z",
+  ]);
+  for (const name of ["other", "expired"]) await Deno.chmod(`${dir}/${name}.key`, 0o600);
+  return {
+    otherCa: { cert: `${dir}/other.pem`, key: `${dir}/other.key` },
+    expired: {
+      cert: `${dir}/expired.pem`,
+      key: `${dir}/expired.key`,
+      notAfter: "2020-02-01T00:00:00.000Z",
+    },
   };
 }

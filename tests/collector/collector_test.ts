@@ -12,7 +12,7 @@ import { makeLab } from "../support/lab.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { runCli } from "../../devkit/cli.ts";
 import { curlPut } from "../../devkit/curl.ts";
-import { makeRogueClients } from "../support/fault_server.ts";
+import { makeRogueClients } from "../../devkit/pki.ts";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { packEpisode } from "../../src/pack/pack.ts";
 import { EXIT } from "../../src/cli/args.ts";

@@ -12,7 +12,7 @@ import { sharedPki } from "../support/shared_pki.ts";
 import { type Nginx, nginxPath, startNginx } from "../../devkit/nginx.ts";
 import { EXIT } from "../../src/cli/args.ts";
 import type { Pki } from "../../devkit/pki.ts";
-import { makeRogueClients } from "../support/fault_server.ts";
+import { makeRogueClients } from "../../devkit/pki.ts";
 
 /** Runs `body` with nginx up; fails (never skips) when nginx is not installed. */
 async function withNginx(locations: string, body: (nginx: Nginx, pki: Pki) => Promise<void>) {

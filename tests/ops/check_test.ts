@@ -1,4 +1,5 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
+import { makeRogueClients } from "../../devkit/pki.ts";
 import { join } from "node:path";
 import { shipperConfig, tempDir, writeConfig } from "../../devkit/fixtures.ts";
 import type { Pki } from "../../devkit/pki.ts";
@@ -120,55 +121,6 @@ Deno.test("checkExitCode() is 78 for config or credentials, 75 unreachable, else
   assertEquals(checkExitCode([s("fail")]), EXIT.config);
 });
 
-async function openssl(args: string[], cwd: string) {
-  const out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-}
-
-/** A client certificate for lab-01 signed by the PKI's other CA, which no server trusts. */
-async function foreignClient(pki: Pki, dir: string): Promise<{ cert: string; key: string }> {
-  const key = join(dir, "foreign.key");
-  const cert = join(dir, "foreign.pem");
-  await openssl([
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    join(dir, "foreign.csr"),
-    "-subj",
-    "/CN=lab-01",
-  ], dir);
-  await Deno.writeTextFile(
-    join(dir, "foreign.ext"),
-    "subjectAltName=DNS:lab-01\nextendedKeyUsage=clientAuth\n",
-  );
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    join(dir, "foreign.csr"),
-    "-CA",
-    join(pki.dir, "other-ca.pem"),
-    "-CAkey",
-    join(pki.dir, "other-ca.key"),
-    "-CAcreateserial",
-    "-out",
-    cert,
-    "-days",
-    "30",
-    "-extfile",
-    join(dir, "foreign.ext"),
-  ], dir);
-  await Deno.chmod(key, 0o600);
-  return { cert, key };
-}
-
 async function check(configPath: string, offline = false) {
   const lines: string[] = [];
   const code = await runCheck({ configPath, offline }, {
@@ -185,7 +137,7 @@ async function configs(dir: string, pki: Pki, url: string) {
   const dataRoot = join(dir, "data");
   await Deno.mkdir(dataRoot, { recursive: true });
   const good = await writeConfig(dir, shipperConfig({ dataRoot, url, pki }), "good.toml");
-  const foreign = await foreignClient(pki, dir);
+  const foreign = (await makeRogueClients(pki, "lab-01")).otherCa;
   const badText = shipperConfig({ dataRoot, url, pki, noClientCert: true }).replace(
     "[shipper]",
     `client_cert = "${foreign.cert}"\nclient_key = "${foreign.key}"\n\n[shipper]`,
