@@ -46,9 +46,9 @@ async function makeCa(dir: string, name: string): Promise<void> {
   ], dir);
 }
 
-async function makeLeaf(dir: string, name: string, cn: string, ext: string): Promise<void> {
-  await Deno.writeTextFile(join(dir, `${name}.ext`), ext);
-  await openssl([
+/** `openssl` arguments for a new P-256 key `<name>.key` and its request `<name>.csr`. */
+function newKeyArgs(name: string, cn: string): string[] {
+  return [
     "req",
     "-newkey",
     "ec",
@@ -61,7 +61,12 @@ async function makeLeaf(dir: string, name: string, cn: string, ext: string): Pro
     `${name}.csr`,
     "-subj",
     `/CN=${cn}`,
-  ], dir);
+  ];
+}
+
+async function makeLeaf(dir: string, name: string, cn: string, ext: string): Promise<void> {
+  await Deno.writeTextFile(join(dir, `${name}.ext`), ext);
+  await openssl(newKeyArgs(name, cn), dir);
   await openssl([
     "x509",
     "-req",
@@ -134,22 +139,8 @@ export async function makeRogueClients(pki: Pki, hostId: string): Promise<RogueC
       "[p]\ncommonName = supplied\n" +
       `[x]\nsubjectAltName = DNS:${hostId}\nextendedKeyUsage = clientAuth\n`,
   );
-  const key = (name: string) => [
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-    "-subj",
-    `/CN=${hostId}`,
-  ];
-  await openssl(key("other"), dir);
-  await openssl(key("expired"), dir);
+  await openssl(newKeyArgs("other", hostId), dir);
+  await openssl(newKeyArgs("expired", hostId), dir);
   // openssl 3.0's x509 cannot set dates in the past; its ca command can.
   const sign = (name: string, caCert: string, caKey: string, dates: string[]) =>
     openssl([
