@@ -238,7 +238,6 @@ Deno.test("collector killed with SIGKILL mid-upload stores nothing partial; the 
     crypto.getRandomValues(noise.subarray(i, i + 65536));
   }
   await makeEpisode(lab.dataRoot, "ep-big", { files: { "noise.bin": noise } });
-  await makeEpisode(lab.dataRoot, "ep-small");
 
   const incoming = join(first.storeDir, ".incoming");
   const shipping = lab.once();
@@ -248,7 +247,8 @@ Deno.test("collector killed with SIGKILL mid-upload stores nothing partial; the 
   await first.stop("SIGKILL");
   const run = await shipping;
   assertEquals(run.code, EXIT.tempFail, run.stderr);
-  assertEquals(await names(join(first.storeDir, "lab-01")), [], "nothing stored under its name");
+  assertEquals(await names(join(first.storeDir, "lab-01")), [], "nothing partial stored");
+  await makeEpisode(lab.dataRoot, "ep-small");
 
   await using second = await startCollectorProcess(tmp.path, pki, "", port);
   assertEquals(await names(incoming), [], "the partial body was removed at start");
