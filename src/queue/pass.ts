@@ -405,8 +405,10 @@ class Pass {
     if (
       cached?.key === key && admission(this.memory.gate, this.now(), this.maxWaitMs) === "closed"
     ) {
-      await this.mayUpload(id);
-      return;
+      const early = await this.mayUpload(id);
+      if (!early.go) return;
+      // The gate opened (or a probe fell to us) while we waited: give it back, walk, ask again.
+      early.release();
     }
     let tree;
     try {
@@ -641,12 +643,14 @@ class Pass {
           next_attempt_at: new Date(action.nextAttemptAt).toISOString(),
           last_error: action.error,
         };
-        await writeJsonAtomic(statePath(this.layout, id), next);
-        this.memory.counters.failed_attempts++;
         const retryAfter = "status" in attempt
           ? parseRetryAfter(attempt.headers["retry-after"], now)
           : null;
+        // The host backs off before anything local can fail: a failing state write must not
+        // leave the gate due, or every other episode becomes the next probe.
         this.hostFailed("collector-down", action.error, retryAfter);
+        await writeJsonAtomic(statePath(this.layout, id), next);
+        this.memory.counters.failed_attempts++;
         this.summary.collectorDown = `${
           PAUSE_TEXT["collector-down"]
         } (${action.error}); probing one episode at a time`;

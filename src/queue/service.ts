@@ -141,16 +141,24 @@ export class Service {
         );
         nextPrune = this.now() + PRUNE_INTERVAL_MS;
       }
-      await this.#sleep(this.#nextWait());
+      await this.#sleep(this.#nextWait(summary));
     }
   }
 
   /** A scan interval, or less when the host's next probe is due sooner. */
-  #nextWait(): number {
+  #nextWait(summary: PassSummary): number {
     const interval = this.#config.scanIntervalS * 1000;
     const paused = this.memory.gate.paused;
     if (!paused) return interval;
-    return Math.max(0, Math.min(interval, paused.nextProbeAt - this.now()));
+    const now = this.now();
+    let wake = paused.nextProbeAt;
+    if (wake <= now) {
+      // The probe was due but nothing could be probed (every episode waits on its own schedule,
+      // or none is left): wake when one is due, not at once.
+      const dues = summary.queued.map((q) => q.nextAttemptAt ?? Infinity).filter((t) => t > now);
+      wake = Math.min(now + interval, ...dues);
+    }
+    return Math.max(0, Math.min(interval, wake - now));
   }
 
   /** One pass; after `stop`, an upload in flight has `stop_grace_s` before it is aborted. */

@@ -4,7 +4,8 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
-import { makeEpisode, names } from "../../devkit/fixtures.ts";
+import { COMMIT, makeEpisode, names } from "../../devkit/fixtures.ts";
+import { preflightKey } from "../../src/queue/_preflight_io.ts";
 import { makeQueueLab } from "../support/queue_lab.ts";
 import { newMemory, runPass } from "../../src/queue/pass.ts";
 import { readState } from "../../src/queue/state.ts";
@@ -209,4 +210,57 @@ Deno.test("runPass() with a stop signal already aborted sends nothing", async ()
   assertEquals(lab.requests.length, 0);
   assertEquals(summary.queued.map((q) => q.why), ["stopping"]);
   assertEquals(await names(join(lab.dataRoot, "episodes")), ["ep-1"]);
+});
+
+Deno.test("runPass() pauses the host even when the failed episode's state cannot be written: one probe, not a storm", async () => {
+  await using lab = await makeQueueLab("backoff_seconds = [60]\nupload_concurrency = 2");
+  for (const id of ["ep-1", "ep-2", "ep-3", "ep-4", "ep-5"]) await makeEpisode(lab.dataRoot, id);
+  lab.answer = () => ({ error: "ECONNREFUSED" });
+  const memory = newMemory();
+  await runPass({
+    config: lab.config,
+    logger: lab.logger,
+    memory,
+    now: lab.now,
+    put: async (request) => {
+      // A non-empty directory where the state goes: the next state write fails (like EIO).
+      const id = request.url.split("/").at(-1)!.replace(/\.tar(\.gz|\.zst)?$/, "");
+      const path = statePath(lab.layout, id);
+      await Deno.remove(path);
+      await Deno.mkdir(path);
+      await Deno.writeTextFile(join(path, "x"), "");
+      return await lab.put(request);
+    },
+  });
+  assertEquals(lab.requests.length, 1);
+  assertEquals(memory.gate.paused?.why, "collector-down");
+});
+
+Deno.test("runPass() never strands the probe when the gate opens between two looks (clock moving on)", async () => {
+  for (let offset = 1; offset <= 8; offset++) {
+    await using lab = await makeQueueLab("backoff_seconds = [60]\nupload_concurrency = 1");
+    const a = await makeEpisode(lab.dataRoot, "ep-a");
+    await makeEpisode(lab.dataRoot, "ep-b");
+    const base = lab.clock.t;
+    const memory = newMemory();
+    memory.gate = {
+      paused: {
+        why: "collector-down",
+        message: "ECONNREFUSED",
+        since: base - 60_000,
+        failures: 1,
+        nextProbeAt: base + offset,
+      },
+    };
+    memory.preflightCache.set("ep-a", { key: await preflightKey(a), commit: COMMIT });
+    let t = base;
+    const summary = await runPass({
+      config: lab.config,
+      logger: lab.logger,
+      memory,
+      now: () => t++,
+      put: lab.put,
+    });
+    assertEquals(summary.shipped.length + summary.queued.length, 2, `offset ${offset}`);
+  }
 });

@@ -1,5 +1,6 @@
 /** The service loop under fake time: nothing here sleeps for real. */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { join } from "node:path";
 import { makeEpisode, names } from "../../devkit/fixtures.ts";
 import { makeQueueLab } from "../support/queue_lab.ts";
 import { FakeTime } from "../support/fake_time.ts";
@@ -189,4 +190,49 @@ Deno.test("Service stop: an upload in flight gets the grace period, then is abor
   );
   assertEquals(await names(lab.layout.episodes), ["ep-1"]);
   assertEquals(await names(lab.layout.outbox), ["ep-1.state.json", "ep-1.tar.gz"]);
+});
+
+Deno.test("Service does not spin while a probe is due but no episode may be sent yet, or none is left", async () => {
+  for (const removeEpisode of [false, true]) {
+    await using lab = await makeQueueLab(
+      "scan_interval_s = 60\nbackoff_seconds = [2]\nupload_concurrency = 1",
+    );
+    await makeEpisode(lab.dataRoot, "ep-a");
+    lab.answer = () => ({ error: "ECONNREFUSED" });
+    const time = new FakeTime(lab.clock.t);
+    const start = time.t;
+    const stop = new AbortController();
+    // Start delay 0; the episode's own backoff jitters long (2.4 s), the host's short (1.6 s).
+    const randoms = [0, 0.999, 0];
+    let passes = 0;
+    const service = new Service({
+      config: lab.config,
+      logger: lab.logger,
+      stop: stop.signal,
+      now: time.now,
+      sleep: time.sleep,
+      random: () => randoms.shift() ?? 0.5,
+      put: (request) => {
+        lab.clock.t = time.t;
+        return lab.put(request);
+      },
+      afterPass: async () => {
+        passes++;
+        if (removeEpisode && lab.requests.length === 1) {
+          await Deno.remove(join(lab.dataRoot, "episodes", "ep-a"), { recursive: true })
+            .catch(() => {});
+        }
+        if (time.t - start > 120_000 || passes > 50) stop.abort();
+      },
+    });
+    const running = service.run();
+    while (await time.next(running));
+    await running;
+    // One pass per probe (every 2 s here), plus at most a couple: never passes back to back.
+    assert(
+      passes <= lab.requests.length + 3,
+      `${passes} passes for ${lab.requests.length} requests; sleeps: ${time.asked.join(", ")}`,
+    );
+    assert(time.asked.filter((ms) => ms === 0).length <= 1, `sleeps: ${time.asked.join(", ")}`);
+  }
 });
