@@ -5,6 +5,7 @@
  * learns (local failures, preflight results) live in {@linkcode QueueMemory}, which the service
  * keeps from pass to pass. Decisions are pure functions; this file applies them.
  */
+import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
 import { scanEpisodes } from "../episodes/scan.ts";
@@ -16,12 +17,12 @@ import type { Transport } from "../upload/transport.ts";
 import { parseRetryAfter } from "../upload/classify.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import { episodeRequest } from "../protocol/request.ts";
-import { fsyncDir, tempPathFor, writeJsonAtomic } from "../fs/atomic.ts";
+import { fsyncDir, moveDirNoClobber, tempPathFor, writeJsonAtomic } from "../fs/atomic.ts";
 import { encodeBase64 } from "../protocol/_base64.ts";
 import { type Layout, layoutOf, statePath, tarballPath } from "./layout.ts";
 import { type EpisodeState, readState, type RecordedVerdict } from "./state.ts";
 import { type Action, type Attempt, decide } from "./outcome.ts";
-import { quarantineReason, type QuarantineSource } from "./reason.ts";
+import { quarantineReason, type QuarantineSource, REASON_FILE } from "./reason.ts";
 import { longestWaitMs, retryDelayMs } from "./backoff.ts";
 import {
   admission,
@@ -213,11 +214,12 @@ class Pass {
       );
     }
     this.summary.unaddressable = scan.unaddressable;
-    const seen = new Set(scan.complete.map((e) => e.name));
-    for (const id of this.memory.preflightCache.keys()) {
-      if (!seen.has(id)) this.memory.preflightCache.delete(id);
-    }
-    for (const map of [this.memory.localFailures, this.memory.answered]) {
+    // Forget what was learnt only about directories that are gone (not about one whose
+    // done.marker could not be checked this time).
+    const seen = new Set([...scan.complete, ...scan.incomplete].map((e) => e.name));
+    for (
+      const map of [this.memory.preflightCache, this.memory.localFailures, this.memory.answered]
+    ) {
       for (const id of map.keys()) if (!seen.has(id)) map.delete(id);
     }
     const queue = [...scan.complete];
@@ -278,6 +280,7 @@ class Pass {
   }
 
   async handle(id: string, dir: string): Promise<void> {
+    if (await this.finishCrashedQuarantine(id, dir)) return;
     // Preflight rejects invalid ids; until then an invalid id has no outbox files to look at.
     const state = this.memory.answered.get(id) ??
       (isValidId(id) ? await readState(statePath(this.layout, id)) : null);
@@ -667,6 +670,42 @@ class Pass {
         return;
       }
     }
+  }
+
+  /**
+   * An episode in `episodes/` holding `quarantine_reason.json` was being quarantined when the
+   * process died (the reason is written before the rename; `requeue` takes it out first): the
+   * decision stands, so the move is finished rather than the episode packed with its reason.
+   */
+  async finishCrashedQuarantine(id: string, dir: string): Promise<boolean> {
+    const path = join(dir, REASON_FILE);
+    if (!(await Deno.lstat(path).catch(() => null))?.isFile) return false;
+    let reason = "quarantine interrupted by a crash";
+    let source: QuarantineSource = "preflight";
+    try {
+      const recorded = JSON.parse(await Deno.readTextFile(path));
+      if (typeof recorded.reason === "string") reason = recorded.reason;
+      if (["collector", "preflight", "drain"].includes(recorded.source)) source = recorded.source;
+    } catch { /* an unreadable reason still records that a quarantine began */ }
+    const dest = await withMovesLock(this.layout, async () => {
+      if (!(await isDirectory(dir))) return null;
+      return await moveDirNoClobber(dir, this.layout.quarantine, { syncLater: this.syncLater });
+    });
+    if (dest === null) {
+      this.movedAway(id);
+      return true;
+    }
+    if (isValidId(id)) this.finishedStates.push(statePath(this.layout, id));
+    await removeTarballs(this.layout, id).catch(() => {});
+    this.summary.quarantined.push({ id, source, reason });
+    this.memory.counters.quarantined++;
+    this.log.warn("quarantined (finishing a move interrupted by a crash)", {
+      episode: id,
+      source,
+      reason,
+      to: dest,
+    });
+    return true;
   }
 
   /** The episode left `episodes/` under our feet (an operator command): nothing more to do. */

@@ -8,6 +8,7 @@ import type { Config } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
 import type { PutRequest, PutResponse } from "../upload/put.ts";
 import { newMemory, type PassSummary, type QueueMemory, runPass } from "./pass.ts";
+import { retryDelayMs } from "./backoff.ts";
 import { createTransport, type Transport } from "../upload/transport.ts";
 
 /** How often `shipped/` is pruned by the service. */
@@ -125,9 +126,26 @@ export class Service {
   async #loop(): Promise<void> {
     const { stop, logger } = this.options;
     let nextPrune = this.now();
+    let failedPasses = 0;
     while (!stop.aborted) {
       if (this.#reloadPending) await this.#reload();
-      const summary = await this.#pass();
+      let summary: PassSummary;
+      try {
+        summary = await this.#pass();
+        failedPasses = 0;
+      } catch (error) {
+        // A whole pass failing (data root unreadable, a disk error in recovery) is retried on
+        // the backoff schedule; the service itself keeps its state and does not exit.
+        failedPasses++;
+        const wait = retryDelayMs(failedPasses - 1, this.#config.backoffSeconds, null, this.random);
+        logger.error(`pass failed; retrying: ${describeError(error)}`, {
+          failed_passes: failedPasses,
+          retry_in_ms: wait,
+        });
+        this.memory.lastError = { at: this.now(), message: `pass failed: ${describeError(error)}` };
+        await this.#sleep(wait);
+        continue;
+      }
       this.passes++;
       if (this.options.afterPass) {
         await this.options.afterPass(summary, this.memory, this.#config).catch((error) =>
@@ -135,7 +153,9 @@ export class Service {
         );
       }
       if (stop.aborted) break;
-      if (this.options.prune && this.now() >= nextPrune) {
+      // A next prune further away than one period was set under a clock that jumped back.
+      const untilPrune = nextPrune - this.now();
+      if (this.options.prune && (untilPrune <= 0 || untilPrune > PRUNE_INTERVAL_MS)) {
         await this.options.prune(this.#config).catch((error) =>
           logger.error(`prune failed: ${describeError(error)}`)
         );

@@ -64,11 +64,19 @@ export function parseState(text: string): EpisodeState | null {
   return ok ? (s as unknown as EpisodeState) : null;
 }
 
-/** Reads a state file; null when missing or unusable. */
+/**
+ * Reads a state file; null when missing or not a state this version wrote.
+ * @throws on any other read error
+ */
 export async function readState(path: string): Promise<EpisodeState | null> {
+  let text: string;
   try {
-    return parseState(await Deno.readTextFile(path));
-  } catch {
-    return null;
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    // Only a missing file means "no state": any other read error (EMFILE, EIO) must not make the
+    // episode look unpacked, or an answered episode would be packed and sent again.
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
   }
+  return parseState(text);
 }

@@ -264,3 +264,31 @@ Deno.test("runPass() never strands the probe when the gate opens between two loo
     assertEquals(summary.shipped.length + summary.queued.length, 2, `offset ${offset}`);
   }
 });
+
+Deno.test("runPass() finishes a quarantine a crash interrupted (reason written, not yet moved), sending nothing", async () => {
+  await using lab = await makeQueueLab();
+  const dir = await makeEpisode(lab.dataRoot, "ep-1");
+  await Deno.writeTextFile(
+    join(dir, "quarantine_reason.json"),
+    JSON.stringify({ episode_id: "ep-1", source: "collector", reason: "refused: HTTP 412" }),
+  );
+  const summary = await runPass({
+    config: lab.config,
+    logger: lab.logger,
+    now: lab.now,
+    put: lab.put,
+  });
+  assertEquals(lab.requests.length, 0);
+  assertEquals(summary.quarantined, [{
+    id: "ep-1",
+    source: "collector",
+    reason: "refused: HTTP 412",
+  }]);
+  assertEquals(await names(lab.layout.quarantine), ["ep-1"]);
+  assertEquals(
+    await names(join(lab.layout.quarantine, "ep-1")).then((n) =>
+      n.includes("quarantine_reason.json")
+    ),
+    true,
+  );
+});

@@ -236,3 +236,70 @@ Deno.test("Service does not spin while a probe is due but no episode may be sent
     assert(time.asked.filter((ms) => ms === 0).length <= 1, `sleeps: ${time.asked.join(", ")}`);
   }
 });
+
+Deno.test("Service prunes again once a clock that was a year ahead is corrected", async () => {
+  await using lab = await makeQueueLab("scan_interval_s = 600");
+  const year = 365 * 86400_000;
+  const start = lab.clock.t;
+  const time = new FakeTime(start + year);
+  const stop = new AbortController();
+  const prunedAt: number[] = [];
+  let passes = 0;
+  const service = new Service({
+    config: lab.config,
+    logger: lab.logger,
+    stop: stop.signal,
+    now: time.now,
+    sleep: time.sleep,
+    random: () => 0,
+    put: lab.put,
+    prune: () => {
+      prunedAt.push(time.t);
+      return Promise.resolve();
+    },
+    afterPass: () => {
+      if (++passes === 2) time.t = start; // the clock is corrected: a year back
+      if (passes === 3) stop.abort();
+      return Promise.resolve();
+    },
+  });
+  const running = service.run();
+  while (await time.next(running));
+  await running;
+  assertEquals(prunedAt, [start + year, start]);
+});
+
+Deno.test("Service keeps running when a whole pass fails, retrying it on the backoff schedule", async () => {
+  await using lab = await makeQueueLab("scan_interval_s = 600\nbackoff_seconds = [30]");
+  const outbox = join(lab.dataRoot, "outbox");
+  await Deno.writeTextFile(outbox, ""); // not a directory: the pass cannot even start
+  const time = new FakeTime(lab.clock.t);
+  const stop = new AbortController();
+  let passes = 0;
+  const service = new Service({
+    config: lab.config,
+    logger: lab.logger,
+    stop: stop.signal,
+    now: time.now,
+    sleep: time.sleep,
+    random: () => 0.5,
+    put: lab.put,
+    afterPass: () => {
+      passes++;
+      stop.abort();
+      return Promise.resolve();
+    },
+  });
+  const running = service.run();
+  await time.next(running); // the start-up delay
+  await time.next(running); // the failed pass's backoff
+  await Deno.remove(outbox);
+  while (await time.next(running));
+  await running;
+  assertEquals(passes, 1, "a later pass ran");
+  assertMatch(
+    lab.lines.join("\n"),
+    /ERROR pass failed; retrying: .* failed_passes=1 retry_in_ms=30000/,
+  );
+  assertEquals(time.asked.slice(0, 2), [300_000, 30_000]);
+});
