@@ -5,10 +5,11 @@
  * learns (local failures, preflight results) live in {@linkcode QueueMemory}, which the service
  * keeps from pass to pass. Decisions are pure functions; this file applies them.
  */
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { freeName, listNonUtf8Dirs, moveCompleteByInode, quarantineNameFor } from "./non_utf8.ts";
 import type { Config } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
-import { scanEpisodes } from "../episodes/scan.ts";
+import { DONE_MARKER, scanEpisodes } from "../episodes/scan.ts";
 import { walkEpisode } from "../episodes/walk.ts";
 import { preflight } from "../episodes/preflight.ts";
 import { EpisodeChangedError, packEpisode } from "../pack/pack.ts";
@@ -67,7 +68,7 @@ export interface QueueMemory {
   /** Preflight results by episode, keyed so a change to the episode is noticed. */
   preflightCache: Map<string, { key: string; commit: string }>;
   counters: Counters;
-  /** Non-UTF-8 episode names already reported (once per process). */
+  /** Inodes of non-UTF-8 episode directories already reported (once per process). */
   unaddressableLogged: Set<string>;
   lastSuccess: { at: number; episode: string } | null;
   lastError: { at: number; message: string } | null;
@@ -205,14 +206,7 @@ class Pass {
     for (const name of scan.ignored) {
       this.log.debug("ignored entry in episodes/: not a directory", { entry: name });
     }
-    for (const name of scan.unaddressable) {
-      if (this.memory.unaddressableLogged.has(name)) continue;
-      this.memory.unaddressableLogged.add(name);
-      this.log.error(
-        "episode directory name is not valid UTF-8: it cannot be shipped or moved; rename it",
-        { entry: name, dir: this.layout.episodes },
-      );
-    }
+    if (scan.unaddressable.length > 0) await this.quarantineNonUtf8();
     this.summary.unaddressable = scan.unaddressable;
     // Forget what was learnt only about directories that are gone (not about one whose
     // done.marker could not be checked this time).
@@ -669,6 +663,58 @@ class Pass {
         this.queue(id, action.error, action.nextAttemptAt);
         return;
       }
+    }
+  }
+
+  /**
+   * Quarantines the complete episode directories whose names are not valid UTF-8, found and moved
+   * by inode (`non_utf8.ts`): Deno cannot name them. Incomplete ones are left alone, reported once.
+   */
+  async quarantineNonUtf8(): Promise<void> {
+    let entries;
+    try {
+      entries = await listNonUtf8Dirs(this.layout.episodes);
+    } catch (error) {
+      this.log.error("cannot list episode directories whose names are not UTF-8", {
+        error: describeError(error),
+      });
+      return;
+    }
+    for (const entry of entries) {
+      const hex = quarantineNameFor(entry.name).slice("nonutf8-".length);
+      const dest = await withMovesLock(this.layout, async () => {
+        const dest = await freeName(this.layout.quarantine, quarantineNameFor(entry.name));
+        const moved = await moveCompleteByInode(this.layout.episodes, entry.ino, DONE_MARKER, dest);
+        return moved ? dest : null;
+      });
+      if (dest === null) {
+        if (!this.memory.unaddressableLogged.has(entry.ino)) {
+          this.memory.unaddressableLogged.add(entry.ino);
+          this.log.warn("episode directory name is not valid UTF-8; quarantined once complete", {
+            name_hex: hex,
+          });
+        }
+        continue;
+      }
+      const id = basename(dest);
+      const reason = `episode directory name is not valid UTF-8 (bytes ${hex}): it cannot be ` +
+        `shipped under its name; moved to quarantine/${id}`;
+      await writeJsonAtomic(
+        join(dest, REASON_FILE),
+        quarantineReason({
+          episodeId: id,
+          hostId: this.config.hostId,
+          now: this.now(),
+          source: "preflight",
+          reason,
+          commit: null,
+        }),
+        this.layout.outbox,
+      );
+      this.syncLater.add(this.layout.quarantine).add(this.layout.episodes);
+      this.summary.quarantined.push({ id, source: "preflight", reason });
+      this.memory.counters.quarantined++;
+      this.log.warn("quarantined", { episode: id, source: "preflight", reason, to: dest });
     }
   }
 
