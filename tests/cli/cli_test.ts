@@ -1,7 +1,7 @@
 /** The command line as an operator meets it: main.ts under the build's permission flags. */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
-import { runCli, spawnCli } from "../../devkit/cli.ts";
+import { cliCommand, runCli, spawnCli } from "../../devkit/cli.ts";
 import { waitFor } from "../support/wait.ts";
 import { makeEpisode, names, shipperConfig, tempDir, writeConfig } from "../../devkit/fixtures.ts";
 import { makeLab } from "../support/lab.ts";
@@ -133,6 +133,60 @@ Deno.test("cis490-ship as a service stops on SIGTERM mid-upload: grace period, t
     assertEquals(await names(lab.layout.episodes), ["ep-1"]);
     assertEquals(await names(lab.layout.outbox), ["ep-1.state.json", "ep-1.tar.gz"]);
     assertEquals((await lab.state("ep-1"))?.attempts, 0);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("cis490-ship as a service reloads its config on SIGHUP, and keeps the old one when the new one is broken", async () => {
+  const pki = await sharedPki();
+  const server = await startFaultServer(pki, () => ({ status: 201 }));
+  try {
+    await using lab = await makeLab({ url: server.url, pki, shipper: "scan_interval_s = 0.1" });
+    const good = await Deno.readTextFile(lab.configPath);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: cliCommand(["--config", lab.configPath]),
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let log = "";
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr) log += decoder.decode(chunk, { stream: true });
+    })();
+    await waitFor("the service started", () => log.includes("INFO started"));
+
+    await Deno.writeTextFile(lab.configPath, good + "\n[receiver\n"); // malformed TOML
+    child.kill("SIGHUP");
+    await waitFor("the broken reload reported", () => log.includes("config reload failed"));
+    assertMatch(
+      log,
+      /ERROR config reload failed; keeping the old config: .*lab-host\.toml: line \d+/,
+    );
+    await makeEpisode(lab.dataRoot, "ep-1");
+    await waitFor(
+      "ep-1 shipped with the old config",
+      async () => (await names(lab.layout.shipped)).includes("ep-1"),
+    );
+
+    await Deno.writeTextFile(
+      lab.configPath,
+      good.replace("[shipper]", 'bearer_token = "tok-2"\n\n[shipper]'),
+    );
+    child.kill("SIGHUP");
+    await waitFor("the good reload", () => log.includes("INFO config reloaded"));
+    await makeEpisode(lab.dataRoot, "ep-2");
+    await waitFor("ep-2 shipped", async () => (await names(lab.layout.shipped)).includes("ep-2"));
+
+    child.kill("SIGTERM");
+    assertEquals((await child.status).code, 0);
+    await reading;
+    assertEquals(server.requests.map((r) => r.headers.authorization ?? null), [
+      null,
+      "Bearer tok-2",
+    ]);
+    assert(!log.includes("tok-2"), "the new token is redacted too");
   } finally {
     await server.close();
   }
