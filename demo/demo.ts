@@ -86,8 +86,12 @@ for (const line of run.stderr.trim().split("\n")) say(`   log | ${line}`);
 for (const line of run.stdout.trim().split("\n")) say(`   out | ${line}`);
 say(`   exit code ${run.code}`);
 
+say(`6. ran: cis490-ship status --config ${config}`);
+const status = await runCli(["status", "--config", config]);
+for (const line of status.stdout.trim().split("\n")) say(`   out | ${line}`);
+
 await collector.stop();
-say("6. stopped the collector");
+say("7. stopped the collector");
 say();
 say("Where every episode went:");
 const layout = layoutOf(dataRoot);
