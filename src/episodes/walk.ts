@@ -179,6 +179,15 @@ export function walkEpisode(dir: string): Tree {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       throw new EpisodeChangedError(relPath, "it disappeared", "listed");
     }
+    // The episode itself must be a directory: one swapped for a symlink (or anything else) after
+    // the scan would otherwise pack as a lone symlink and be "shipped".
+    if (relPath === "" && entry.kind !== "directory") {
+      throw new EpisodeChangedError(
+        "",
+        `it is no longer a directory (now a ${entry.kind})`,
+        "listed",
+      );
+    }
     entries.push(entry);
     totalBytes += entry.size;
     if (entry.kind === "symlink" && entry.linkTarget?.includes(REPLACEMENT)) {

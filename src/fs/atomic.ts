@@ -128,7 +128,9 @@ export async function moveDirNoClobber(
   destDir: string,
   options: MoveOptions = {},
 ): Promise<string> {
-  const name = basename(source);
+  // Names starting with "." are reserved for the shipper's own folders (quarantine/.history):
+  // an entry named so (an invalid episode id) moves under a visible name instead.
+  const name = basename(source).replace(/^\./, "_.");
   for (let n = 1;; n++) {
     const dest = join(destDir, candidateName(name, n));
     try {

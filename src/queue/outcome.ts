@@ -76,7 +76,9 @@ export function decide(attempt: Attempt, ctx: DecideContext): Action {
       message: scrub(note ? `${note} (${attempt.error})` : attempt.error),
     };
   }
-  const { status, body } = attempt;
+  const { status } = attempt;
+  // Scrubbed before anything is cut short: a secret cut by "…" would no longer match.
+  const body = scrub(attempt.body);
   const said = describeAnswer(status, body);
   const { class: cls, cause } = classifyAnswer(attempt);
   switch (cls) {

@@ -253,8 +253,9 @@ class Pass {
   /** One episode; a local failure (permissions, a full disk) is backed off and never stops the others. */
   async handleSafely(id: string, dir: string): Promise<void> {
     try {
-      await this.handle(id, dir);
-      this.memory.localFailures.delete(id);
+      // Waiting is not success: a local failure being backed off keeps its count, so the next
+      // attempt waits longer (it would otherwise retry every scan forever).
+      if ((await this.handle(id, dir)) !== "waited") this.memory.localFailures.delete(id);
     } catch (error) {
       const previous = this.memory.localFailures.get(id);
       const attempts = (previous?.attempts ?? 0) + 1;
@@ -273,7 +274,8 @@ class Pass {
     }
   }
 
-  async handle(id: string, dir: string): Promise<void> {
+  /** Takes the episode's next step; "waited" when it only waits. */
+  async handle(id: string, dir: string): Promise<"waited" | void> {
     if (await this.finishCrashedQuarantine(id, dir)) return;
     // Preflight rejects invalid ids; until then an invalid id has no outbox files to look at.
     const state = this.memory.answered.get(id) ??
@@ -296,7 +298,8 @@ class Pass {
           until: new Date(step.until).toISOString(),
           why: step.why,
         });
-        return this.queue(id, step.why, step.until);
+        this.queue(id, step.why, step.until);
+        return "waited";
       case "upload":
         return await this.upload(id, dir, state as EpisodeState);
       case "prepare":

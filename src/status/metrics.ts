@@ -118,6 +118,12 @@ export async function writeMetricsTextfile(path: string, text: string): Promise<
     throw error;
   }
   file.close();
-  await Deno.rename(temp, path);
+  try {
+    await Deno.rename(temp, path);
+  } catch (error) {
+    // e.g. the path is a directory: the temporary file must not pile up, one per pass.
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
   await fsyncDir(dirname(path));
 }

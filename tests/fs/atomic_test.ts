@@ -62,3 +62,15 @@ Deno.test("writeJsonAtomic() can keep its temporary file in another directory", 
   assertEquals(await names(episode), ["reason.json"]);
   assertEquals(await names(outbox), []);
 });
+
+Deno.test("moveDirNoClobber() never moves onto a reserved dot-name: .history arrives as _.history", async () => {
+  await using tmp = await tempDir();
+  const from = join(tmp.path, "a");
+  const to = join(tmp.path, "b");
+  await Deno.mkdir(join(from, ".history"), { recursive: true });
+  await Deno.mkdir(join(to, ".history"), { recursive: true });
+  await Deno.writeTextFile(join(to, ".history", "ep9.json"), "{}");
+  const dest = await moveDirNoClobber(join(from, ".history"), to);
+  assertEquals(dest, join(to, "_.history"));
+  assertEquals(await names(join(to, ".history")), ["ep9.json"]);
+});

@@ -110,3 +110,17 @@ Deno.test("walkEpisode() lists through the directory it checked, so a swapped di
   const tar = await Deno.readTextFile(join(tmp.path, "ok.tar"));
   assert(!tar.includes("secret-hash"));
 });
+
+Deno.test("walkEpisode() refuses an episode directory swapped for a symlink: never packed as a lone link", async () => {
+  await using tmp = await tempDir();
+  const real = join(tmp.path, "moved-away");
+  await Deno.mkdir(real);
+  await Deno.writeTextFile(join(real, "data.txt"), "the real data");
+  const dir = join(tmp.path, "ep3");
+  await Deno.symlink(real, dir);
+  const error = await assertRejects(
+    () => Promise.resolve().then(() => walkEpisode(dir)),
+    EpisodeChangedError,
+  );
+  assertMatch(error.message, /it is no longer a directory \(now a symlink\)/);
+});

@@ -149,3 +149,15 @@ Deno.test("retryDelayMs() jitters within ±20% and caps Retry-After at an hour",
   );
   assertEquals(retryDelayMs(0, [10], 86_400_000, () => 0.5), RETRY_AFTER_CAP_MS);
 });
+
+Deno.test("decide() scrubs a secret before the reason is cut short, so no prefix of it survives", () => {
+  const token = "f3a9c1d2e4b5a6978812345678901234567890abcdefabcdefabcdefabcdef12";
+  for (let pad = 240; pad < 320; pad += 7) {
+    const echoed = `<pre>${"a".repeat(pad)} authorization: Bearer ${token}</pre>`;
+    const action = decide(answer(400, echoed), { ...ctx, secrets: [token] });
+    assert(
+      !JSON.stringify(action).includes(token.slice(0, 6)),
+      `pad ${pad}: ${JSON.stringify(action)}`,
+    );
+  }
+});

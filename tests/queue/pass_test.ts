@@ -121,6 +121,13 @@ Deno.test(
         await pass();
       }
       assertEquals(failures(), 4, "one loud line per attempt");
+      // The count grows through the waiting passes in between: the schedule lengthens.
+      assertEquals(
+        lab.lines.filter((l) => l.includes("failed locally")).map((l) =>
+          /attempt=(\d+)/.exec(l)?.[1]
+        ),
+        ["1", "2", "3", "4"],
+      );
       // A new process (fresh memory) finishes from the recorded verdict, without the network.
       await pass();
       const fresh = await runPass({

@@ -1,4 +1,4 @@
-import { assertEquals } from "../support/assert.ts";
+import { assertEquals, assertRejects } from "../support/assert.ts";
 import { join } from "node:path";
 import { names, tempDir } from "../../devkit/fixtures.ts";
 import { metricsInputOf, renderMetrics, writeMetricsTextfile } from "../../src/status/metrics.ts";
@@ -94,4 +94,13 @@ Deno.test("writeMetricsTextfile() replaces the file atomically with mode 0644 un
   assertEquals(await Deno.readTextFile(path), "a 2\n");
   assertEquals(((await Deno.stat(path)).mode ?? 0) & 0o777, 0o644);
   assertEquals(await names(tmp.path), ["cis490.prom"], "no temporary file left");
+});
+
+Deno.test("writeMetricsTextfile() leaves no temporary file behind when the rename fails", async () => {
+  await using tmp = await tempDir();
+  const target = join(tmp.path, "metrics.prom");
+  await Deno.mkdir(target); // a directory where the file should go
+  await Deno.writeTextFile(join(target, "x"), "");
+  await assertRejects(() => writeMetricsTextfile(target, "x 1\n"));
+  assertEquals(await names(tmp.path), ["metrics.prom"]);
 });
