@@ -72,6 +72,13 @@ export interface ConfigKey {
 const DAY_S = 86_400;
 /** setTimeout holds at most 2^31 - 1 ms (~24.8 days); one day of seconds stays well inside it. */
 const SECONDS: NumberRange = { min: 0, minExclusive: true, max: DAY_S };
+/**
+ * Lower bounds that keep a valid config from becoming a busy loop or a request storm
+ * (`scan_interval_s = 1e-300` spun an idle daemon; `backoff_seconds = [0.000001]` sent 20 PUTs a
+ * second to a collector answering 503).
+ */
+const SCAN_SECONDS: NumberRange = { min: 0.05, max: DAY_S };
+const BACKOFF_SECONDS: NumberRange = { min: 0.01, max: DAY_S };
 
 /** Every key the shipper reads, in the order the reference lists them. */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
@@ -154,10 +161,10 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "shipper.scan_interval_s",
     type: "number",
     default: "`5.0`",
-    range: "(0, 86400]",
+    range: "[0.05, 86400]",
     doc: "seconds between passes of the daemon",
     isNew: false,
-    numberRange: SECONDS,
+    numberRange: SCAN_SECONDS,
   },
   {
     name: "shipper.request_timeout_s",
@@ -172,10 +179,10 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
     name: "shipper.backoff_seconds",
     type: "array of numbers",
     default: `\`[${DEFAULTS.backoffSeconds.join(",")}]\``,
-    range: "1–64 entries, each (0, 86400]",
+    range: "1–64 entries, each [0.01, 86400]",
     doc: "wait before retry n is entry n (±20% jitter), capped at the last entry",
     isNew: false,
-    numberRange: SECONDS,
+    numberRange: BACKOFF_SECONDS,
     itemCount: { min: 1, max: 64 },
   },
   {

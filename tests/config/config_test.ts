@@ -164,12 +164,12 @@ const ERRORS: [string, string, RegExp][] = [
   [
     "scan_interval_s zero",
     `${MINIMAL}[shipper]\nscan_interval_s = 0\n`,
-    /: shipper\.scan_interval_s: must be a number greater than 0 and at most 86400, got 0$/,
+    /: shipper\.scan_interval_s: must be a number at least 0\.05 and at most 86400, got 0$/,
   ],
   [
     "scan_interval_s string",
     `${MINIMAL}[shipper]\nscan_interval_s = "5"\n`,
-    /: shipper\.scan_interval_s: must be a number greater than 0 and at most 86400, got a string "5"$/,
+    /: shipper\.scan_interval_s: must be a number at least 0\.05 and at most 86400, got a string "5"$/,
   ],
   [
     "request_timeout_s negative",
@@ -184,7 +184,7 @@ const ERRORS: [string, string, RegExp][] = [
   [
     "backoff with a string",
     `${MINIMAL}[shipper]\nbackoff_seconds = [1, "2"]\n`,
-    /: shipper\.backoff_seconds: item 1 must be a number greater than 0 and at most 86400, got a string "2"$/,
+    /: shipper\.backoff_seconds: item 1 must be a number at least 0\.01 and at most 86400, got a string "2"$/,
   ],
   [
     "backoff not an array",
@@ -223,15 +223,19 @@ const ERRORS: [string, string, RegExp][] = [
 /** Out-of-range numbers (issue 5 item 6): each is refused at load, in one line. */
 function rangeCases(): [string, string, RegExp][] {
   const seconds = "must be a number greater than 0 and at most 86400";
+  const scan = "must be a number at least 0.05 and at most 86400";
+  const backoff = "must be a number at least 0.01 and at most 86400";
   const cases: [string, string, string][] = [
     ["shipper", "request_timeout_s = 2200000", `${seconds}, got 2200000`],
     ["shipper", "request_timeout_s = inf", `${seconds}, got inf`],
-    ["shipper", "scan_interval_s = 3000000", `${seconds}, got 3000000`],
-    ["shipper", "scan_interval_s = nan", `${seconds}, got nan`],
-    ["shipper", "scan_interval_s = -inf", `${seconds}, got -inf`],
-    ["shipper", "backoff_seconds = [1e300]", `item 0 ${seconds}, got 1e+300`],
-    ["shipper", "backoff_seconds = [1, nan]", `item 1 ${seconds}, got nan`],
-    ["shipper", "backoff_seconds = [1, 0]", `item 1 ${seconds}, got 0`],
+    ["shipper", "scan_interval_s = 3000000", `${scan}, got 3000000`],
+    ["shipper", "scan_interval_s = nan", `${scan}, got nan`],
+    ["shipper", "scan_interval_s = -inf", `${scan}, got -inf`],
+    ["shipper", "scan_interval_s = 1e-300", `${scan}, got 1e-300`],
+    ["shipper", "backoff_seconds = [1e300]", `item 0 ${backoff}, got 1e+300`],
+    ["shipper", "backoff_seconds = [1, nan]", `item 1 ${backoff}, got nan`],
+    ["shipper", "backoff_seconds = [1, 0]", `item 1 ${backoff}, got 0`],
+    ["shipper", "backoff_seconds = [0.000001]", `item 0 ${backoff}, got 0.000001`],
     [
       "shipper",
       `backoff_seconds = [${Array(65).fill(1).join(",")}]`,
@@ -442,14 +446,14 @@ Deno.test("loadConfig() accepts every number at the ends of its range", async ()
   assertEquals(c.keepLocalForDays, 36500);
   const low = await load(
     dir.path,
-    `${MINIMAL}[shipper]\nscan_interval_s = 0.001\nbackoff_seconds = [0.5]\n` +
+    `${MINIMAL}[shipper]\nscan_interval_s = 0.05\nbackoff_seconds = [0.01]\n` +
       `max_episode_bytes = 1\nupload_concurrency = 1\nmax_bytes_per_second = 0\n` +
       `compression_level = 1\n[retention]\nkeep_local_for_days = 0\n`,
   );
   assertEquals(low.warnings, []);
   assertEquals(
     [low.config.scanIntervalS, low.config.backoffSeconds, low.config.maxEpisodeBytes],
-    [0.001, [0.5], 1],
+    [0.05, [0.01], 1],
   );
   assertEquals(
     [low.config.uploadConcurrency, low.config.maxBytesPerSecond, low.config.compressionLevel],
