@@ -2,10 +2,27 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { makeEpisode, names } from "../../devkit/fixtures.ts";
-import { makeQueueLab } from "../support/queue_lab.ts";
+import { makeQueueLab, type QueueLab } from "../support/queue_lab.ts";
 import { FakeTime } from "../support/fake_time.ts";
-import { PRUNE_INTERVAL_MS, Service } from "../../src/queue/service.ts";
+import { PRUNE_INTERVAL_MS, Service, type ServiceOptions } from "../../src/queue/service.ts";
 import type { Config } from "../../src/config/config.ts";
+
+/** A Service on the lab's config and logger, under fake time, stopped by `stop`. */
+function serviceUnder(
+  lab: QueueLab,
+  time: FakeTime,
+  stop: AbortController,
+  options: Partial<ServiceOptions>,
+): Service {
+  return new Service({
+    config: lab.config,
+    logger: lab.logger,
+    stop: stop.signal,
+    now: time.now,
+    sleep: time.sleep,
+    ...options,
+  });
+}
 
 Deno.test("Service waits a random start-up delay under one interval, then scans every interval", async () => {
   await using lab = await makeQueueLab("scan_interval_s = 5");
@@ -13,12 +30,7 @@ Deno.test("Service waits a random start-up delay under one interval, then scans 
   const stop = new AbortController();
   const passesAt: number[] = [];
   let passed = () => {};
-  const service = new Service({
-    config: lab.config,
-    logger: lab.logger,
-    stop: stop.signal,
-    now: time.now,
-    sleep: time.sleep,
+  const service = serviceUnder(lab, time, stop, {
     random: () => 0.7,
     put: lab.put,
     afterPass: () => {
@@ -55,12 +67,7 @@ Deno.test("Service with the collector down and 200 queued: one request per backo
   const upAt = start + 600_000;
   lab.answer = (_id, at) => at < upAt ? { error: "ECONNREFUSED" } : { status: 201 };
   const stop = new AbortController();
-  const service = new Service({
-    config: lab.config,
-    logger: lab.logger,
-    stop: stop.signal,
-    now: time.now,
-    sleep: time.sleep,
+  const service = serviceUnder(lab, time, stop, {
     random: () => 0.5,
     put: (request) => {
       lab.clock.t = time.t;
@@ -91,12 +98,7 @@ Deno.test("Service prunes on its own period, not every scan", async () => {
   const stop = new AbortController();
   const prunedAt: number[] = [];
   let passes = 0;
-  const service = new Service({
-    config: lab.config,
-    logger: lab.logger,
-    stop: stop.signal,
-    now: time.now,
-    sleep: time.sleep,
+  const service = serviceUnder(lab, time, stop, {
     random: () => 0,
     put: lab.put,
     prune: () => {
@@ -124,12 +126,7 @@ Deno.test("Service reloads its config on request, and keeps the old one when the
     { ...lab.config, scanIntervalS: 30 },
     new Error("lab-host.toml: shipper.scan_interval_s: must be a number"),
   ];
-  const service = new Service({
-    config: lab.config,
-    logger: lab.logger,
-    stop: stop.signal,
-    now: time.now,
-    sleep: time.sleep,
+  const service = serviceUnder(lab, time, stop, {
     random: () => 0,
     put: lab.put,
     reload: () => {
@@ -163,12 +160,7 @@ Deno.test("Service stop: an upload in flight gets the grace period, then is abor
   const stop = new AbortController();
   let started!: () => void;
   const inFlight = new Promise<void>((r) => (started = r));
-  const service = new Service({
-    config: lab.config,
-    logger: lab.logger,
-    stop: stop.signal,
-    now: time.now,
-    sleep: time.sleep,
+  const service = serviceUnder(lab, time, stop, {
     random: () => 0,
     put: (request) =>
       new Promise((_, reject) => {
@@ -205,12 +197,7 @@ Deno.test("Service does not spin while a probe is due but no episode may be sent
     // Start delay 0; the episode's own backoff jitters long (2.4 s), the host's short (1.6 s).
     const randoms = [0, 0.999, 0];
     let passes = 0;
-    const service = new Service({
-      config: lab.config,
-      logger: lab.logger,
-      stop: stop.signal,
-      now: time.now,
-      sleep: time.sleep,
+    const service = serviceUnder(lab, time, stop, {
       random: () => randoms.shift() ?? 0.5,
       put: (request) => {
         lab.clock.t = time.t;
@@ -245,12 +232,7 @@ Deno.test("Service prunes again once a clock that was a year ahead is corrected"
   const stop = new AbortController();
   const prunedAt: number[] = [];
   let passes = 0;
-  const service = new Service({
-    config: lab.config,
-    logger: lab.logger,
-    stop: stop.signal,
-    now: time.now,
-    sleep: time.sleep,
+  const service = serviceUnder(lab, time, stop, {
     random: () => 0,
     put: lab.put,
     prune: () => {
@@ -276,12 +258,7 @@ Deno.test("Service keeps running when a whole pass fails, retrying it on the bac
   const time = new FakeTime(lab.clock.t);
   const stop = new AbortController();
   let passes = 0;
-  const service = new Service({
-    config: lab.config,
-    logger: lab.logger,
-    stop: stop.signal,
-    now: time.now,
-    sleep: time.sleep,
+  const service = serviceUnder(lab, time, stop, {
     random: () => 0.5,
     put: lab.put,
     afterPass: () => {
