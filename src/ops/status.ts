@@ -108,7 +108,9 @@ export async function readStatusSnapshot(
       packed: false,
     };
     if (l.place === "episodes" && l.completedAt !== null) {
-      const state = await readState(statePath(layout, l.name));
+      // A state that cannot be read (a directory in its place, EIO) is reported as no state:
+      // status describes the disk, it never fails on one bad entry.
+      const state = await readState(statePath(layout, l.name)).catch(() => null);
       if (state) {
         episode.outbox = {
           attempts: state.attempts,

@@ -210,3 +210,12 @@ Deno.test("readStatusSnapshot() reads every place and the daemon status file", a
   assertEquals(snap.holder, null);
   assertEquals(snap.daemon, DAEMON);
 });
+
+Deno.test("readStatusSnapshot() reports an episode whose state file cannot be read, instead of failing", async () => {
+  await using tmp = await tempDir();
+  const root = tmp.path;
+  await makeEpisode(root, "ep-1");
+  await Deno.mkdir(join(root, "outbox", "ep-1.state.json"), { recursive: true });
+  const snap = await readStatusSnapshot(root, "lab-01");
+  assertEquals(snap.episodes.map((e) => [e.name, e.outbox]), [["ep-1", null]]);
+});
