@@ -34,10 +34,6 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
 }
 
 /**
- * Writes `data` to `path` atomically (and, by default, durably). The temporary file goes beside `path`, or into
- * `tempDir` (same file system) when leftovers must not appear beside it.
- */
-/**
  * How durable a write is. `full`: the file and its directory are fsynced (survives power loss).
  * `file`: the file only; the caller fsyncs the directory once for several renames. `process`: no
  * fsync: the rename is still atomic and survives the process being killed (the kernel keeps the
@@ -45,26 +41,50 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
  */
 export type Durability = "full" | "file" | "process";
 
+/** Options for {@linkcode writeFileAtomic} and {@linkcode writeJsonAtomic}. */
+export interface AtomicWriteOptions {
+  /**
+   * Where the temporary file goes (same file system), when leftovers must not appear beside
+   * `path`. @default {the directory of path}
+   */
+  tempDir?: string;
+  /** @default {"full"} */
+  durability?: Durability;
+  /**
+   * The file's exact mode, whatever the umask (a file another service must read).
+   * @default {FILE_MODE, less the umask}
+   */
+  mode?: number;
+}
+
+/**
+ * Writes `data` to `path` atomically (and, by default, durably). A failure at any step removes
+ * the temporary file: a write that fails every pass must not leave one behind each time.
+ */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
-  tempDir: string = dirname(path),
-  durability: Durability = "full",
+  options: AtomicWriteOptions = {},
 ): Promise<void> {
+  const tempDir = options.tempDir ?? dirname(path);
+  const durability = options.durability ?? "full";
   const temp = tempPathFor(path, tempDir);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   // Nothing the shipper writes is world-readable (SPEC §3); the service group may read.
   const handle = await Deno.open(temp, { write: true, createNew: true, mode: FILE_MODE });
   try {
-    await writeAll(handle, bytes);
-    if (durability !== "process") await handle.sync();
+    try {
+      if (options.mode !== undefined) await Deno.chmod(temp, options.mode);
+      await writeAll(handle, bytes);
+      if (durability !== "process") await handle.sync();
+    } finally {
+      handle.close();
+    }
+    await Deno.rename(temp, path);
   } catch (error) {
-    handle.close();
     await Deno.remove(temp).catch(() => {});
     throw error;
   }
-  handle.close();
-  await Deno.rename(temp, path);
   if (durability !== "full") return;
   await fsyncDir(dirname(path));
   if (tempDir !== dirname(path)) await fsyncDir(tempDir);
@@ -74,10 +94,9 @@ export async function writeFileAtomic(
 export function writeJsonAtomic(
   path: string,
   value: unknown,
-  tempDir?: string,
-  durability: Durability = "full",
+  options: AtomicWriteOptions = {},
 ): Promise<void> {
-  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", tempDir, durability);
+  return writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", options);
 }
 
 /** Removes a file if present, then fsyncs its directory. */

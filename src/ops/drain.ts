@@ -139,7 +139,9 @@ export async function drainUnstamped(
       try {
         // As moves.ts quarantineEpisode does, but with the temporary file outside outbox/,
         // where a running daemon's crash recovery would remove it mid-write.
-        await writeJsonAtomic(join(dir, REASON_FILE), reason, await opsTempDir(layout));
+        await writeJsonAtomic(join(dir, REASON_FILE), reason, {
+          tempDir: await opsTempDir(layout),
+        });
         to = await moveDirNoClobber(dir, layout.quarantine);
       } catch (error) {
         // Moved away under us by a mover that does not take the section: it is not ours now.

@@ -223,7 +223,7 @@ async function moveBack(
       from: dir,
       requeued_at: new Date(now).toISOString(),
       reason,
-    }, await opsTempDir(layout));
+    }, { tempDir: await opsTempDir(layout) });
     await removeDurably(reasonPath);
   }
   // A stale outbox state could carry an answer recorded for the old attempt; start afresh.
@@ -232,7 +232,7 @@ async function moveBack(
     await Deno.rename(source, dest);
   } catch (error) {
     if (reasonText !== null) {
-      await writeFileAtomic(reasonPath, reasonText, await opsTempDir(layout));
+      await writeFileAtomic(reasonPath, reasonText, { tempDir: await opsTempDir(layout) });
     }
     const code = (error as { code?: string }).code;
     if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {

@@ -34,7 +34,7 @@ export async function quarantineEpisode(
   options: MoveOptions = {},
 ): Promise<string> {
   // The temporary file lives in outbox/ (cleaned at every start), never in the episode.
-  await writeJsonAtomic(join(episodeDir, REASON_FILE), reason, layout.outbox);
+  await writeJsonAtomic(join(episodeDir, REASON_FILE), reason, { tempDir: layout.outbox });
   return await moveDirNoClobber(episodeDir, layout.quarantine, options);
 }
 

@@ -494,7 +494,7 @@ class Pass {
     };
     // State first, then the tarball: a tarball in outbox/ always has the state that describes it.
     // Both files are synced before the PUT; one directory sync covers both renames.
-    await writeJsonAtomic(statePath(this.layout, id), state, undefined, "file");
+    await writeJsonAtomic(statePath(this.layout, id), state, { durability: "file" });
     await Deno.rename(temp, final);
     await fsyncDir(this.layout.outbox);
     this.log.info("packed", {
@@ -615,7 +615,7 @@ class Pass {
         this.memory.answered.set(id, answered);
         // Not fsynced: it survives kill -9 (page cache), and after a power loss that drops it
         // the episode is simply sent again and the collector answers 409 (or refuses it again).
-        await writeJsonAtomic(statePath(this.layout, id), answered, undefined, "process");
+        await writeJsonAtomic(statePath(this.layout, id), answered, { durability: "process" });
         await removeTarballs(this.layout, id);
         return await this.finish(id, dir, state, verdict);
       }
@@ -712,7 +712,7 @@ class Pass {
           reason,
           commit: null,
         }),
-        this.layout.outbox,
+        { tempDir: this.layout.outbox },
       );
       this.syncLater.add(this.layout.quarantine).add(this.layout.episodes);
       this.summary.quarantined.push({ id, source: "preflight", reason });

@@ -90,7 +90,7 @@ export async function readDaemonStatus(dataRoot: string): Promise<DaemonStatus |
 /** Writes the daemon status file atomically (the daemon calls it after each pass). */
 export function writeDaemonStatus(dataRoot: string, status: DaemonStatus): Promise<void> {
   // Rewritten after every pass and only informative: not worth two fsyncs each time.
-  return writeJsonAtomic(daemonStatusPath(dataRoot), status, undefined, "process");
+  return writeJsonAtomic(daemonStatusPath(dataRoot), status, { durability: "process" });
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

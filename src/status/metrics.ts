@@ -2,8 +2,7 @@
  * The Prometheus textfile for node_exporter's textfile collector: rendered from the status report
  * and the daemon's counters (pure), written atomically with mode 0644 so node_exporter can read it.
  */
-import { dirname } from "node:path";
-import { fsyncDir, tempPathFor, writeAll } from "../fs/atomic.ts";
+import { writeFileAtomic } from "../fs/atomic.ts";
 import type { DaemonCounters } from "./daemon_status.ts";
 import { type StateName, STATES, type StateTotals, type StatusReport } from "./status.ts";
 
@@ -103,27 +102,8 @@ export function renderMetrics(input: MetricsInput): string {
 
 /**
  * Writes the textfile atomically: a temporary name node_exporter ignores (it reads `*.prom`),
- * mode 0644 whatever the umask, fsync, rename, fsync the directory.
+ * fsynced, renamed; mode 0644 whatever the umask, so node_exporter can read it.
  */
-export async function writeMetricsTextfile(path: string, text: string): Promise<void> {
-  const temp = tempPathFor(path);
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
-  try {
-    await Deno.chmod(temp, 0o644);
-    await writeAll(file, new TextEncoder().encode(text));
-    await file.sync();
-  } catch (error) {
-    file.close();
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-  file.close();
-  try {
-    await Deno.rename(temp, path);
-  } catch (error) {
-    // e.g. the path is a directory: the temporary file must not pile up, one per pass.
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-  await fsyncDir(dirname(path));
+export function writeMetricsTextfile(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, text, { mode: 0o644 });
 }

@@ -1,6 +1,11 @@
 import { assertEquals } from "../support/assert.ts";
 import { join } from "node:path";
-import { moveDirNoClobber, TEMP_SUFFIX, writeJsonAtomic } from "../../src/fs/atomic.ts";
+import {
+  moveDirNoClobber,
+  TEMP_SUFFIX,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../../src/fs/atomic.ts";
 import { names, tempDir } from "../../devkit/fixtures.ts";
 
 Deno.test("moveDirNoClobber() never overwrites: a clash gets the next free name", async () => {
@@ -58,7 +63,7 @@ Deno.test("writeJsonAtomic() can keep its temporary file in another directory", 
   const outbox = join(tmp.path, "outbox");
   await Deno.mkdir(episode);
   await Deno.mkdir(outbox);
-  await writeJsonAtomic(join(episode, "reason.json"), { r: 1 }, outbox);
+  await writeJsonAtomic(join(episode, "reason.json"), { r: 1 }, { tempDir: outbox });
   assertEquals(await names(episode), ["reason.json"]);
   assertEquals(await names(outbox), []);
 });
@@ -73,4 +78,18 @@ Deno.test("moveDirNoClobber() never moves onto a reserved dot-name: .history arr
   const dest = await moveDirNoClobber(join(from, ".history"), to);
   assertEquals(dest, join(to, "_.history"));
   assertEquals(await names(join(to, ".history")), ["ep9.json"]);
+});
+
+Deno.test("writeFileAtomic() removes its temporary file when the rename fails, and sets an exact mode", async () => {
+  await using tmp = await tempDir();
+  const target = join(tmp.path, "status.json");
+  await Deno.mkdir(target); // a non-empty directory where the file should go
+  await Deno.writeTextFile(join(target, "x"), "");
+  let failed = false;
+  await writeFileAtomic(target, "{}").catch(() => (failed = true));
+  assertEquals(failed, true);
+  assertEquals(await names(tmp.path), ["status.json"]);
+  const path = join(tmp.path, "open.prom");
+  await writeFileAtomic(path, "a 1\n", { mode: 0o644 });
+  assertEquals((await Deno.stat(path)).mode! & 0o777, 0o644);
 });
