@@ -384,18 +384,35 @@ class Pass {
       ...(extra.httpStatus !== undefined && { httpStatus: extra.httpStatus }),
       ...(extra.responseBody !== undefined && { responseBody: extra.responseBody }),
     });
-    // Operator commands move episodes too: every move happens inside the short moves section,
-    // after checking the episode is still where the pass found it.
-    const dest = await withMovesLock(this.layout, async () => {
-      if (!(await isDirectory(dir))) return null;
-      return await quarantineEpisode(this.layout, dir, record, { syncLater: this.syncLater });
-    });
+    const dest = await this.moveIfStillThere(
+      dir,
+      (syncLater) => quarantineEpisode(this.layout, dir, record, { syncLater }),
+    );
     if (dest === null) return this.movedAway(id);
     this.memory.preflightCache.delete(id);
     if (isValidId(id) && source !== "collector") await removeOutboxFiles(this.layout, id);
+    this.quarantined(id, source, reason, dest);
+  }
+
+  /**
+   * Runs `move` inside the short moves section, if `dir` is still where the pass found it:
+   * operator commands move episodes too. Returns where it went, or null when it was gone.
+   */
+  moveIfStillThere(
+    dir: string,
+    move: (syncLater: Set<string>) => Promise<string>,
+  ): Promise<string | null> {
+    return withMovesLock(this.layout, async () => {
+      if (!(await isDirectory(dir))) return null;
+      return await move(this.syncLater);
+    });
+  }
+
+  /** Counts, reports and logs an episode that reached `quarantine/`. */
+  quarantined(id: string, source: QuarantineSource, reason: string, dest: string, note = ""): void {
     this.summary.quarantined.push({ id, source, reason });
     this.memory.counters.quarantined++;
-    this.log.warn("quarantined", { episode: id, source, reason, to: dest });
+    this.log.warn(`quarantined${note}`, { episode: id, source, reason, to: dest });
   }
 
   async prepare(id: string, dir: string, state: EpisodeState | null): Promise<void> {
@@ -715,9 +732,7 @@ class Pass {
         { tempDir: this.layout.outbox },
       );
       this.syncLater.add(this.layout.quarantine).add(this.layout.episodes);
-      this.summary.quarantined.push({ id, source: "preflight", reason });
-      this.memory.counters.quarantined++;
-      this.log.warn("quarantined", { episode: id, source: "preflight", reason, to: dest });
+      this.quarantined(id, "preflight", reason, dest);
     }
   }
 
@@ -736,24 +751,17 @@ class Pass {
       if (typeof recorded.reason === "string") reason = recorded.reason;
       if (["collector", "preflight", "drain"].includes(recorded.source)) source = recorded.source;
     } catch { /* an unreadable reason still records that a quarantine began */ }
-    const dest = await withMovesLock(this.layout, async () => {
-      if (!(await isDirectory(dir))) return null;
-      return await moveDirNoClobber(dir, this.layout.quarantine, { syncLater: this.syncLater });
-    });
+    const dest = await this.moveIfStillThere(
+      dir,
+      (syncLater) => moveDirNoClobber(dir, this.layout.quarantine, { syncLater }),
+    );
     if (dest === null) {
       this.movedAway(id);
       return true;
     }
     if (isValidId(id)) this.finishedStates.push(statePath(this.layout, id));
     await removeTarballs(this.layout, id).catch(() => {});
-    this.summary.quarantined.push({ id, source, reason });
-    this.memory.counters.quarantined++;
-    this.log.warn("quarantined (finishing a move interrupted by a crash)", {
-      episode: id,
-      source,
-      reason,
-      to: dest,
-    });
+    this.quarantined(id, source, reason, dest, " (finishing a move interrupted by a crash)");
     return true;
   }
 
@@ -782,10 +790,10 @@ class Pass {
   ): Promise<void> {
     await removeTarballs(this.layout, id);
     if (verdict.kind === "ship") {
-      const dest = await withMovesLock(this.layout, async () => {
-        if (!(await isDirectory(dir))) return null;
-        return await shipEpisode(this.layout, dir, { syncLater: this.syncLater });
-      });
+      const dest = await this.moveIfStillThere(
+        dir,
+        (syncLater) => shipEpisode(this.layout, dir, { syncLater }),
+      );
       if (dest === null) {
         this.finishedStates.push(statePath(this.layout, id));
         return this.movedAway(id);
