@@ -65,16 +65,15 @@ async function find(args: string[]): Promise<Uint8Array> {
   return out.stdout;
 }
 
+/** find(1) arguments selecting the directories directly in `dir`. */
+function childDirs(dir: string): string[] {
+  return [dir, "-mindepth", "1", "-maxdepth", "1", "-type", "d"];
+}
+
 /** The directories directly in `dir` whose names are not valid UTF-8. */
 export async function listNonUtf8Dirs(dir: string): Promise<RawEntry[]> {
   const out = await find([
-    dir,
-    "-mindepth",
-    "1",
-    "-maxdepth",
-    "1",
-    "-type",
-    "d",
+    ...childDirs(dir),
     "-printf",
     "%i %f\\0",
   ]);
@@ -92,13 +91,7 @@ export async function moveCompleteByInode(
   dest: string,
 ): Promise<boolean> {
   await find([
-    dir,
-    "-mindepth",
-    "1",
-    "-maxdepth",
-    "1",
-    "-type",
-    "d",
+    ...childDirs(dir),
     "-inum",
     ino,
     "-exec",
