@@ -34,7 +34,7 @@ import {
   UNPROVEN,
 } from "./gate.ts";
 import { type LocalFailure, planEpisode, waitsUntil } from "./planner.ts";
-import { preflightKey } from "./_preflight_io.ts";
+import { preflightKey } from "./preflight_key.ts";
 import { readMeta } from "../episodes/meta.ts";
 import { withMovesLock } from "./lock.ts";
 import {

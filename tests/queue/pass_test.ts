@@ -5,7 +5,7 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { COMMIT, makeEpisode, names } from "../../devkit/fixtures.ts";
-import { preflightKey } from "../../src/queue/_preflight_io.ts";
+import { preflightKey } from "../../src/queue/preflight_key.ts";
 import { makeQueueLab } from "../support/queue_lab.ts";
 import { newMemory, runPass } from "../../src/queue/pass.ts";
 import { readState } from "../../src/queue/state.ts";

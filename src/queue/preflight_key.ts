@@ -1,4 +1,4 @@
-/** The disk reads preflight needs, and the key its cached result is kept under. */
+/** The key a cached preflight result is kept under: it changes when the episode does. */
 import { join } from "node:path";
 import { META_FILE } from "../episodes/preflight.ts";
 import { DONE_MARKER } from "../episodes/scan.ts";
