@@ -3,12 +3,13 @@
  * system, so renames stay atomic) and apart from `outbox/`, whose crash recovery in a running
  * daemon removes every temporary file it finds there.
  */
+import { OWN } from "../layout.ts";
 import { join } from "node:path";
 import { TEMP_SUFFIX } from "../fs/atomic.ts";
 import type { Layout } from "../queue/layout.ts";
 
 /** Name of the folder under `data_root`. */
-export const OPS_TEMP_DIR = ".cis490-ship.tmp";
+export const OPS_TEMP_DIR: string = OWN.opsTemp;
 
 /**
  * Creates the folder and removes what a crashed command left there. Call it inside an exclusive

@@ -5,6 +5,7 @@
  * section), then removed there, so a crash never leaves a half-deleted episode in `shipped/`
  * that looks whole; leftovers in the trash are removed by the next prune.
  */
+import { OWN } from "../layout.ts";
 import { join } from "node:path";
 import { fsyncDir } from "../fs/atomic.ts";
 import { type Layout, layoutOf } from "../queue/layout.ts";
@@ -12,7 +13,7 @@ import { withMovesLock } from "../queue/lock.ts";
 import { listEpisodeDirs } from "./status.ts";
 
 /** The folder under `data_root` where pruned entries are removed. */
-export const TRASH_DIR = ".cis490-ship.trash";
+export const TRASH_DIR: string = OWN.trash;
 
 const DAY_MS = 86_400_000;
 

@@ -4,6 +4,7 @@
  * `quarantine/.history/`, so it is never packed with it. A clash in `episodes/` is refused: the
  * episode is never overwritten and never shipped under another id.
  */
+import { HISTORY_DIR } from "../layout.ts";
 import { join } from "node:path";
 import { fsyncDir, removeDurably, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
 import { opsTempDir } from "./_temp.ts";
@@ -15,7 +16,7 @@ import { REASON_FILE } from "../queue/reason.ts";
 import { listEpisodeDirs } from "./status.ts";
 
 /** The folder under `quarantine/` that keeps the reasons of requeued episodes. */
-export const HISTORY_DIR = ".history";
+export { HISTORY_DIR };
 
 /** A directory in `quarantine/` and the id it goes back under. */
 export interface QuarantinedEntry {

@@ -11,13 +11,14 @@
  * shipper reads the pid inside one too, so it always finds the holder's pid written: without the
  * section, a racing reader sometimes read the file between the holder's lock and its write.
  */
+import { OWN } from "../layout.ts";
 import { join } from "node:path";
 import type { Layout } from "./layout.ts";
 
 /** Name of the shipper's lock file under `data_root`. */
-export const LOCK_FILE = ".cis490-ship.lock";
+export const LOCK_FILE: string = OWN.lock;
 /** Name of the moves lock file under `data_root`. */
-export const MOVES_LOCK_FILE = ".cis490-ship.moves.lock";
+export const MOVES_LOCK_FILE: string = OWN.movesLock;
 
 /** Another process holds the data root. */
 export class LockHeldError extends Error {

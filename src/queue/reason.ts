@@ -1,8 +1,9 @@
 /** The content of `quarantine_reason.json` (SPEC §3). Pure. */
+import { REASON_FILE } from "../layout.ts";
 import { VERSION } from "../version.ts";
 
 /** The file written beside a quarantined episode's files. */
-export const REASON_FILE = "quarantine_reason.json";
+export { REASON_FILE };
 
 /** Who decided to quarantine. */
 export type QuarantineSource = "collector" | "preflight" | "drain";

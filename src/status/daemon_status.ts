@@ -3,13 +3,14 @@
  * last success and error, counters). The daemon writes it atomically after each pass; `status`
  * and the metrics read it.
  */
+import { OWN } from "../layout.ts";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../fs/atomic.ts";
 import type { PauseWhy } from "../queue/gate.ts";
 import type { Counters, QueueMemory } from "../queue/pass.ts";
 
 /** Name of the daemon status file under `data_root`. */
-export const DAEMON_STATUS_FILE = ".cis490-ship.status.json";
+export const DAEMON_STATUS_FILE: string = OWN.status;
 
 /** Why the daemon stopped uploading for the whole host. */
 export type { PauseWhy };
