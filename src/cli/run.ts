@@ -2,9 +2,9 @@
 import type { Logger } from "../log/log.ts";
 import { layoutOf } from "../queue/layout.ts";
 import { lockDataRoot } from "../queue/lock.ts";
-import { runPass } from "../queue/pass.ts";
+import { type ProgressEvent, runPass } from "../queue/pass.ts";
 import { Service } from "../queue/service.ts";
-import { createTransport } from "../upload/transport.ts";
+import { putReceiver } from "../upload/_put_receiver.ts";
 import { progressReporter, showsProgress } from "./progress.ts";
 import type { Config } from "../config/config.ts";
 import { ConfigError } from "../config/config.ts";
@@ -62,7 +62,7 @@ export async function runShipper(
   const lock = await lockDataRoot(layoutOf(config.dataRoot).lockFile, config.dataRoot);
   try {
     if (options.once) {
-      const transport = createTransport(config);
+      const receiver = putReceiver(config);
       const progress = showsProgress(Deno.stderr.isTerminal(), io.env("JOURNAL_STREAM"))
         ? progressReporter((text) => Deno.stderr.writeSync(new TextEncoder().encode(text)))
         : null;
@@ -72,11 +72,19 @@ export async function runShipper(
           config,
           logger,
           signal: io.signal,
-          transport,
-          ...(progress && { onUpload: progress.onUpload }),
+          world: { receiver },
+          ...(progress && {
+            onProgress: (e: ProgressEvent) => {
+              if (e.phase !== "upload") return;
+              if (e.doneBytes === 0) progress.onUpload({ bytes: e.totalBytes, done: false });
+              else if (e.doneBytes === e.totalBytes) {
+                progress.onUpload({ bytes: e.totalBytes, done: true });
+              }
+            },
+          }),
         });
       } finally {
-        transport.close();
+        receiver.close();
         progress?.end();
       }
       for (const line of formatSummary(summary)) io.stdout(line);

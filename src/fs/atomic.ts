@@ -3,6 +3,7 @@
  * A `kill -9` at any instant leaves either the old state or the new one, never a torn file.
  */
 import { basename, dirname, join } from "node:path";
+import { denoFs, errorCode, type Fs, isNotFound } from "./fs.ts";
 
 /** Suffix of every temporary file this program writes; leftovers are removed at start. */
 export const TEMP_SUFFIX = ".partial";
@@ -19,13 +20,8 @@ export function tempPathFor(path: string, dir: string = dirname(path)): string {
 export const FILE_MODE = 0o640;
 
 /** fsyncs a directory so a rename or create inside it is durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
+export function fsyncDir(dir: string, fs: Fs = denoFs): Promise<void> {
+  return fs.syncDir(dir);
 }
 
 /** Writes all of `bytes` to `file` (one write may take fewer). */
@@ -55,6 +51,8 @@ export interface AtomicWriteOptions {
    * @default {FILE_MODE, less the umask}
    */
   mode?: number;
+  /** @default {denoFs} */
+  fs?: Fs;
 }
 
 /**
@@ -66,28 +64,23 @@ export async function writeFileAtomic(
   data: string | Uint8Array,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
+  const fs = options.fs ?? denoFs;
   const tempDir = options.tempDir ?? dirname(path);
   const durability = options.durability ?? "full";
   const temp = tempPathFor(path, tempDir);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  // Nothing the shipper writes is world-readable (SPEC §3); the service group may read.
-  const handle = await Deno.open(temp, { write: true, createNew: true, mode: FILE_MODE });
   try {
-    try {
-      if (options.mode !== undefined) await Deno.chmod(temp, options.mode);
-      await writeAll(handle, bytes);
-      if (durability !== "process") await handle.sync();
-    } finally {
-      handle.close();
-    }
-    await Deno.rename(temp, path);
+    // Nothing the shipper writes is world-readable (SPEC §3); the service group may read.
+    await fs.writeNew(temp, bytes, { mode: FILE_MODE, sync: durability !== "process" });
+    if (options.mode !== undefined) await fs.chmod(temp, options.mode);
+    await fs.rename(temp, path);
   } catch (error) {
-    await Deno.remove(temp).catch(() => {});
+    await fs.remove(temp).catch(() => {});
     throw error;
   }
   if (durability !== "full") return;
-  await fsyncDir(dirname(path));
-  if (tempDir !== dirname(path)) await fsyncDir(tempDir);
+  await fs.syncDir(dirname(path));
+  if (tempDir !== dirname(path)) await fs.syncDir(tempDir);
 }
 
 /** Writes JSON (two-space indent, trailing newline) atomically; as for writeFileAtomic. */
@@ -100,14 +93,14 @@ export function writeJsonAtomic(
 }
 
 /** Removes a file if present, then fsyncs its directory. */
-export async function removeDurably(path: string): Promise<void> {
+export async function removeDurably(path: string, fs: Fs = denoFs): Promise<void> {
   try {
-    await Deno.remove(path);
+    await fs.remove(path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
     return;
   }
-  await fsyncDir(dirname(path));
+  await fs.syncDir(dirname(path));
 }
 
 const NAME_MAX = 255;
@@ -119,11 +112,11 @@ function candidateName(name: string, n: number): string {
 }
 
 /** Whether a rename failed because the destination name is taken by something with content. */
-async function isOccupied(error: unknown, dest: string): Promise<boolean> {
-  const code = (error as { code?: unknown }).code;
+async function isOccupied(error: unknown, dest: string, fs: Fs): Promise<boolean> {
+  const code = errorCode(error);
   if (code === "ENOTEMPTY" || code === "EEXIST") return true;
   // ENOTDIR also comes from a destination directory that is not one: only a taken name counts.
-  if (code === "ENOTDIR") return (await Deno.lstat(dest).catch(() => null)) !== null;
+  if (code === "ENOTDIR") return (await fs.lstat(dest).catch(() => null)) !== null;
   return false;
 }
 
@@ -134,6 +127,8 @@ export interface MoveOptions {
    * directory once for all its moves. @default {undefined: sync now}
    */
   syncLater?: Set<string>;
+  /** @default {denoFs} */
+  fs?: Fs;
 }
 
 /**
@@ -149,20 +144,21 @@ export async function moveDirNoClobber(
 ): Promise<string> {
   // Names starting with "." are reserved for the shipper's own folders (quarantine/.history):
   // an entry named so (an invalid episode id) moves under a visible name instead.
+  const fs = options.fs ?? denoFs;
   const name = basename(source).replace(/^\./, "_.");
   for (let n = 1;; n++) {
     const dest = join(destDir, candidateName(name, n));
     try {
-      await Deno.rename(source, dest);
+      await fs.rename(source, dest);
     } catch (error) {
-      if (await isOccupied(error, dest)) continue;
+      if (await isOccupied(error, dest, fs)) continue;
       throw error;
     }
     if (options.syncLater) {
       options.syncLater.add(destDir).add(dirname(source));
     } else {
-      await fsyncDir(destDir);
-      await fsyncDir(dirname(source));
+      await fs.syncDir(destDir);
+      await fs.syncDir(dirname(source));
     }
     return dest;
   }

@@ -117,9 +117,11 @@ export async function readStatusSnapshot(
           nextAttemptAt: state.next_attempt_at ? Date.parse(state.next_attempt_at) : null,
           lastError: state.last_error,
         };
-        const tarball = await Deno.lstat(tarballPath(layout, l.name, state.compression))
-          .catch(() => null);
-        episode.packed = tarball?.size === state.size;
+        const tarball = state.packed
+          ? await Deno.lstat(tarballPath(layout, l.name, state.packed.compression))
+            .catch(() => null)
+          : null;
+        episode.packed = tarball !== null && tarball.size === state.packed?.size;
       }
     }
     episodes.push(episode);

@@ -4,9 +4,10 @@
  * speed once a probe succeeds (SPEC §4, seed bug 3). Pure: the pass holds the value and applies it.
  */
 import { retryDelayMs } from "./backoff.ts";
+import type { HostProblem } from "../upload/receiver.ts";
 
 /** Why uploads are paused. */
-export type PauseWhy = "credentials" | "misconfigured" | "collector-down";
+export type PauseWhy = HostProblem | "collector-down";
 
 /** A paused host. */
 export interface Paused {

@@ -1,22 +1,15 @@
 /**
- * The next step for one complete episode, from what is known of it: its outbox state, whether its
- * tarball is whole, a local failure being backed off, and the time. Pure; `pass.ts` applies it.
+ * The next step for one complete episode, from its outbox state, whether its tarball is whole,
+ * and the time. Pure; each step carries the state it was planned from, narrowed to what the step
+ * needs, so the runner never casts.
  */
-import type { EpisodeState, RecordedVerdict } from "./state.ts";
-
-/** A local failure (permissions, a full disk) being backed off, kept in memory by the service. */
-export interface LocalFailure {
-  attempts: number;
-  nextAt: number;
-  error: string;
-}
+import type { AnsweredState, EpisodeState, IntentState, PackedState } from "./state.ts";
 
 /** What the planner knows about an episode. */
 export interface PlanInput {
   state: EpisodeState | null;
-  /** Whether the tarball `state` describes is in `outbox/`, whole. */
-  packed: boolean;
-  local: LocalFailure | undefined;
+  /** Whether the tarball `state.packed` describes is in `outbox/`, whole. */
+  tarballWhole: boolean;
   now: number;
   /** Waits longer than this come from a clock that jumped back: treated as due. */
   maxWaitMs: number;
@@ -24,14 +17,16 @@ export interface PlanInput {
 
 /** The step to take. */
 export type Step =
-  /** The collector has answered: move the episode, never send it again. */
-  | { kind: "finish"; verdict: RecordedVerdict }
+  /** A quarantine was decided: finish the move (invariant 3). */
+  | { kind: "finish-quarantine"; state: IntentState }
+  /** The receiver has answered: move the episode, never send it again (invariant 2). */
+  | { kind: "finish"; state: AnsweredState }
   /** Not yet: `until` (ms) is when it is due, `why` says what it waits for. */
-  | { kind: "wait"; until: number; why: string }
+  | { kind: "wait"; until: number; why: string; state: EpisodeState }
   /** The tarball is ready: send it. */
-  | { kind: "upload" }
+  | { kind: "upload"; state: PackedState }
   /** Preflight, then pack (when uploads may happen), then send. */
-  | { kind: "prepare" };
+  | { kind: "prepare"; state: EpisodeState | null };
 
 /** Whether `dueAt` is still in the future, with a due time from a jumped clock ignored. */
 export function waitsUntil(
@@ -46,24 +41,50 @@ export function waitsUntil(
   return { waits: true, clockJump: false };
 }
 
-/** Decides the next step for an episode. */
+function hasIntent(state: EpisodeState): state is IntentState {
+  return state.intent !== undefined;
+}
+
+function hasVerdict(state: EpisodeState): state is AnsweredState {
+  return state.verdict !== undefined;
+}
+
+function isPacked(state: EpisodeState): state is PackedState {
+  return state.packed !== null;
+}
+
+/**
+ * Decides the next step for an episode.
+ * @example
+ * ```ts
+ * import { planEpisode } from "./planner.ts";
+ * planEpisode({ state: null, tarballWhole: false, now: 0, maxWaitMs: 1000 }); // { kind: "prepare", state: null }
+ * ```
+ */
 export function planEpisode(input: PlanInput): Step {
-  const { state, local, now, maxWaitMs } = input;
-  if (local && waitsUntil(local.nextAt, now, maxWaitMs).waits) {
+  const { state, now, maxWaitMs } = input;
+  if (state === null) return { kind: "prepare", state };
+  const localDue = state.local ? Date.parse(state.local.next_at) : null;
+  if (state.local && waitsUntil(localDue, now, maxWaitMs).waits) {
     return {
       kind: "wait",
-      until: local.nextAt,
-      why: `backing off after ${local.attempts} local failure(s): ${local.error}`,
+      until: localDue as number,
+      why: `backing off after ${state.local.failures} local failure(s): ${state.local.error}`,
+      state,
     };
   }
-  if (state?.verdict) return { kind: "finish", verdict: state.verdict };
-  const due = state?.next_attempt_at ? Date.parse(state.next_attempt_at) : null;
-  if (state && waitsUntil(due, now, maxWaitMs).waits) {
+  if (hasIntent(state)) return { kind: "finish-quarantine", state };
+  if (hasVerdict(state)) return { kind: "finish", state };
+  const due = state.next_attempt_at ? Date.parse(state.next_attempt_at) : null;
+  if (waitsUntil(due, now, maxWaitMs).waits) {
     return {
       kind: "wait",
       until: due as number,
       why: `backing off after ${state.attempts} failed attempt(s): ${state.last_error}`,
+      state,
     };
   }
-  return input.packed && state ? { kind: "upload" } : { kind: "prepare" };
+  return isPacked(state) && input.tarballWhole
+    ? { kind: "upload", state }
+    : { kind: "prepare", state };
 }

@@ -6,10 +6,11 @@
  */
 import type { Config } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
-import type { PutRequest, PutResponse } from "../upload/put.ts";
+import type { Receiver } from "../upload/receiver.ts";
+import { putReceiver } from "../upload/_put_receiver.ts";
 import { newMemory, type PassSummary, type QueueMemory, runPass } from "./pass.ts";
 import { retryDelayMs } from "./backoff.ts";
-import { createTransport, type Transport } from "../upload/transport.ts";
+import type { QueueWorld } from "./world.ts";
 
 /** How often `shipped/` is pruned by the service. */
 export const PRUNE_INTERVAL_MS = 3600_000;
@@ -46,7 +47,10 @@ export interface ServiceOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** @default {Math.random} */
   random?: () => number;
-  put?: (request: PutRequest) => Promise<PutResponse>;
+  /** The receiver for a config; made again when a reload changes the config. @default {the collector's} */
+  receiver?: (config: Config) => Receiver;
+  /** The rest of the queue's world (file system, episodes, packer, lock). @default {production's} */
+  world?: Partial<Omit<QueueWorld, "receiver" | "now" | "random">>;
   /** @default {a fresh memory} */
   memory?: QueueMemory;
 }
@@ -54,7 +58,7 @@ export interface ServiceOptions {
 /** The shipper as a service. */
 export class Service {
   #config: Config;
-  #transport: Transport | undefined;
+  #receiver: Receiver | undefined;
   #reloadPending = false;
   #wake = new AbortController();
   readonly memory: QueueMemory;
@@ -95,8 +99,8 @@ export class Service {
     const log = this.options.logger;
     try {
       this.#config = await this.options.reload();
-      this.#transport?.close();
-      this.#transport = undefined;
+      this.#receiver?.close();
+      this.#receiver = undefined;
       log.info("config reloaded", { file: this.#config.file });
     } catch (error) {
       log.error(`config reload failed; keeping the old config: ${describeError(error)}`);
@@ -118,7 +122,7 @@ export class Service {
       await this.#sleep(startDelay);
       await this.#loop();
     } finally {
-      this.#transport?.close();
+      this.#receiver?.close();
     }
     logger.info("stopped");
   }
@@ -199,19 +203,21 @@ export class Service {
     };
     if (stop.aborted) onStop();
     else stop.addEventListener("abort", onStop, { once: true });
-    // The real client shares one connection pool per receiver; a test's fake put needs none.
-    if (!this.options.put) this.#transport ??= createTransport(this.#config);
+    // One receiver (one connection pool) for as long as the config holds.
+    this.#receiver ??= (this.options.receiver ?? ((c: Config) => putReceiver(c)))(this.#config);
     try {
       return await runPass({
-        ...(this.#transport && { transport: this.#transport }),
         config: this.#config,
         logger,
         memory: this.memory,
         signal: stop,
         abortSignal: abort.signal,
-        now: this.now,
-        random: this.random,
-        ...(this.options.put && { put: this.options.put }),
+        world: {
+          ...this.options.world,
+          receiver: this.#receiver,
+          now: this.now,
+          random: this.random,
+        },
       });
     } finally {
       stop.removeEventListener("abort", onStop);

@@ -47,8 +47,7 @@ Deno.test("runPass() quarantines a complete episode directory whose name is not 
   const summary = await runPass({
     config: lab.config,
     logger: lab.logger,
-    now: lab.now,
-    put: lab.put,
+    world: lab.world(),
   });
   assertEquals(lab.requests.map((r) => r.id), ["ep-good"]);
   assertEquals(await names(lab.layout.quarantine), ["nonutf8-65702dfffe"]);
@@ -74,8 +73,7 @@ Deno.test("runPass() quarantines a complete episode directory whose name is not 
   const again = await runPass({
     config: lab.config,
     logger: lab.logger,
-    now: lab.now,
-    put: lab.put,
+    world: lab.world(),
   });
   assertEquals(again.quarantined.map((q) => q.id), ["nonutf8-7769702dfffe"]);
   assertEquals(await names(episodes), []);

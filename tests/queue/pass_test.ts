@@ -22,21 +22,22 @@ Deno.test("runPass() probes with one upload, then drains the rest concurrently",
   const summary = await runPass({
     config: lab.config,
     logger: lab.logger,
-    now: lab.now,
-    put: async (request) => {
-      inFlight++;
-      begun++;
-      peaks.push(inFlight);
-      // Hold each upload until three are in flight (or none can follow), however slowly the
-      // other workers pack: only a probe or a full set of workers gets through.
-      if (begun > 1 && inFlight < 3 && begun < 9) await new Promise<void>((r) => waiting.push(r));
-      else for (const wake of waiting.splice(0)) wake();
-      try {
-        return await put(request);
-      } finally {
-        inFlight--;
-      }
-    },
+    world: lab.world({
+      put: async (request) => {
+        inFlight++;
+        begun++;
+        peaks.push(inFlight);
+        // Hold each upload until three are in flight (or none can follow), however slowly the
+        // other workers pack: only a probe or a full set of workers gets through.
+        if (begun > 1 && inFlight < 3 && begun < 9) await new Promise<void>((r) => waiting.push(r));
+        else for (const wake of waiting.splice(0)) wake();
+        try {
+          return await put(request);
+        } finally {
+          inFlight--;
+        }
+      },
+    }),
   });
   assertEquals(summary.shipped.length, 9);
   assertEquals(peaks[0], 1, "the first upload goes alone");
@@ -53,10 +54,8 @@ Deno.test("runPass() sends nothing more once the collector is down, and nothing 
     runPass({
       config: lab.config,
       logger: lab.logger,
-      now: lab.now,
-      put: lab.put,
+      world: lab.world({ random: () => 0.5 }),
       memory,
-      random: () => 0.5,
     });
   const first = await pass();
   assertEquals(lab.requests.length, 1, "one probe");
@@ -75,7 +74,10 @@ Deno.test("runPass() sends nothing more once the collector is down, and nothing 
     ),
   );
   const tried = attempts.filter((s) => s !== null);
-  assertEquals(tried.map((s) => s!.episode_id), [...new Set(lab.requests.map((r) => r.id))]);
+  assertEquals(
+    tried.map((s) => s!.episode_id).sort(),
+    [...new Set(lab.requests.map((r) => r.id))].sort(),
+  );
   assertEquals(tried.reduce((n, s) => n + s!.attempts, 0), 2);
   lab.answer = () => ({ status: 201 });
   lab.clock.t += 2000;
@@ -101,10 +103,8 @@ Deno.test(
         runPass({
           config: lab.config,
           logger: lab.logger,
-          now: lab.now,
-          put: lab.put,
+          world: lab.world({ random: () => 0.5 }),
           memory,
-          random: () => 0.5,
         });
       const first = await pass();
       assertEquals(lab.requests.length, 1);
@@ -133,8 +133,7 @@ Deno.test(
       const fresh = await runPass({
         config: lab.config,
         logger: lab.logger,
-        now: lab.now,
-        put: lab.put,
+        world: lab.world(),
       });
       assertEquals(fresh.shipped, []);
       assertEquals(lab.requests.length, 1, "never sent again");
@@ -145,8 +144,7 @@ Deno.test(
     const done = await runPass({
       config: lab.config,
       logger: lab.logger,
-      now: lab.now,
-      put: lab.put,
+      world: lab.world(),
     });
     assertEquals(done.shipped, ["ep-1"]);
     assertEquals(lab.requests.length, 1);
@@ -162,15 +160,14 @@ Deno.test("runPass() sends an episode whose next attempt was computed under a cl
   const future = lab.clock.t + 5 * 365 * 86400_000;
   const saved = lab.clock.t;
   lab.clock.t = future;
-  await runPass({ config: lab.config, logger: lab.logger, now: lab.now, put: lab.put });
+  await runPass({ config: lab.config, logger: lab.logger, world: lab.world() });
   assertEquals((await readState(statePath(lab.layout, "ep-1")))?.attempts, 1);
   lab.clock.t = saved;
   lab.answer = () => ({ status: 201 });
   const back = await runPass({
     config: lab.config,
     logger: lab.logger,
-    now: lab.now,
-    put: lab.put,
+    world: lab.world(),
   });
   assertEquals(back.shipped, ["ep-1"]);
   assert(lab.lines.some((l) => l.includes("the clock jumped")), "-v says why it did not wait");
@@ -184,16 +181,13 @@ Deno.test("runPass() with -v says why each held-back episode waits and until whe
   await runPass({
     config: lab.config,
     logger: lab.logger,
-    now: lab.now,
-    put: lab.put,
+    world: lab.world({ random: () => 0.5 }),
     memory,
-    random: () => 0.5,
   });
   await runPass({
     config: lab.config,
     logger: lab.logger,
-    now: lab.now,
-    put: lab.put,
+    world: lab.world(),
     memory: newMemory(),
   });
   assert(
@@ -210,8 +204,7 @@ Deno.test("runPass() with a stop signal already aborted sends nothing", async ()
   const summary = await runPass({
     config: lab.config,
     logger: lab.logger,
-    now: lab.now,
-    put: lab.put,
+    world: lab.world(),
     signal: AbortSignal.abort(),
   });
   assertEquals(lab.requests.length, 0);
@@ -228,16 +221,17 @@ Deno.test("runPass() pauses the host even when the failed episode's state cannot
     config: lab.config,
     logger: lab.logger,
     memory,
-    now: lab.now,
-    put: async (request) => {
-      // A non-empty directory where the state goes: the next state write fails (like EIO).
-      const id = request.url.split("/").at(-1)!.replace(/\.tar(\.gz|\.zst)?$/, "");
-      const path = statePath(lab.layout, id);
-      await Deno.remove(path);
-      await Deno.mkdir(path);
-      await Deno.writeTextFile(join(path, "x"), "");
-      return await lab.put(request);
-    },
+    world: lab.world({
+      put: async (request) => {
+        // A non-empty directory where the state goes: the next state write fails (like EIO).
+        const id = request.url.split("/").at(-1)!.replace(/\.tar(\.gz|\.zst)?$/, "");
+        const path = statePath(lab.layout, id);
+        await Deno.remove(path);
+        await Deno.mkdir(path);
+        await Deno.writeTextFile(join(path, "x"), "");
+        return await lab.put(request);
+      },
+    }),
   });
   assertEquals(lab.requests.length, 1);
   assertEquals(memory.gate.paused?.why, "collector-down");
@@ -265,37 +259,27 @@ Deno.test("runPass() never strands the probe when the gate opens between two loo
       config: lab.config,
       logger: lab.logger,
       memory,
-      now: () => t++,
-      put: lab.put,
+      world: lab.world({ now: () => t++ }),
     });
     assertEquals(summary.shipped.length + summary.queued.length, 2, `offset ${offset}`);
   }
 });
 
-Deno.test("runPass() finishes a quarantine a crash interrupted (reason written, not yet moved), sending nothing", async () => {
+Deno.test("runPass() ships an episode put back by hand with its quarantine reason, setting the reason aside (not re-quarantined)", async () => {
   await using lab = await makeQueueLab();
   const dir = await makeEpisode(lab.dataRoot, "ep-1");
   await Deno.writeTextFile(
     join(dir, "quarantine_reason.json"),
     JSON.stringify({ episode_id: "ep-1", source: "collector", reason: "refused: HTTP 412" }),
   );
-  const summary = await runPass({
-    config: lab.config,
-    logger: lab.logger,
-    now: lab.now,
-    put: lab.put,
-  });
-  assertEquals(lab.requests.length, 0);
-  assertEquals(summary.quarantined, [{
-    id: "ep-1",
-    source: "collector",
-    reason: "refused: HTTP 412",
-  }]);
-  assertEquals(await names(lab.layout.quarantine), ["ep-1"]);
+  const summary = await runPass({ config: lab.config, logger: lab.logger, world: lab.world() });
+  assertEquals(summary.shipped, ["ep-1"]);
+  assertEquals(summary.quarantined, []);
   assertEquals(
-    await names(join(lab.layout.quarantine, "ep-1")).then((n) =>
-      n.includes("quarantine_reason.json")
-    ),
-    true,
+    await names(join(lab.layout.shipped, "ep-1")).then((n) => n.includes("quarantine_reason.json")),
+    false,
   );
+  const history = await names(join(lab.layout.quarantine, ".history"));
+  assertEquals(history.length, 1);
+  assertMatch(history[0]!, /^ep-1\..*\.json$/);
 });

@@ -1,6 +1,7 @@
+/** The planner's table: which step each state leads to (invariants 2 and 3 of `mod.ts`). */
 import { assertEquals } from "../support/assert.ts";
 import { planEpisode, waitsUntil } from "../../src/queue/planner.ts";
-import type { EpisodeState } from "../../src/queue/state.ts";
+import { emptyState, type EpisodeState } from "../../src/queue/state.ts";
 import { longestWaitMs } from "../../src/queue/backoff.ts";
 import { COMMIT } from "../../devkit/fixtures.ts";
 
@@ -9,15 +10,14 @@ const MAX = longestWaitMs([1, 2, 4, 300]);
 
 function state(fields: Partial<EpisodeState> = {}): EpisodeState {
   return {
-    episode_id: "ep-1",
-    compression: "gzip",
-    size: 10,
-    sha256: "x",
-    commit: COMMIT,
-    packed_at: new Date(NOW).toISOString(),
-    attempts: 0,
-    next_attempt_at: null,
-    last_error: null,
+    ...emptyState("ep-1"),
+    packed: {
+      compression: "gzip",
+      size: 10,
+      sha256: "x",
+      commit: COMMIT,
+      packed_at: new Date(NOW).toISOString(),
+    },
     ...fields,
   };
 }
@@ -31,50 +31,67 @@ const verdict = {
   at: new Date(NOW).toISOString(),
 };
 
-Deno.test("planEpisode() follows verdict, backoff, tarball and nothing, in that order", () => {
-  const base = { packed: false, local: undefined, now: NOW, maxWaitMs: MAX };
-  assertEquals(planEpisode({ ...base, state: null }), { kind: "prepare" });
-  assertEquals(planEpisode({ ...base, state: state() }), { kind: "prepare" });
-  assertEquals(planEpisode({ ...base, state: state(), packed: true }), { kind: "upload" });
-  assertEquals(planEpisode({ ...base, state: state({ verdict }), packed: true }), {
+const intent = {
+  source: "preflight" as const,
+  reason: "meta.json is missing",
+  http_status: null,
+  response_body: null,
+  commit: null,
+  at: new Date(NOW).toISOString(),
+  dest: null,
+};
+
+Deno.test("planEpisode() follows intent, verdict, backoff, tarball and nothing, in that order", () => {
+  const base = { tarballWhole: false, now: NOW, maxWaitMs: MAX };
+  assertEquals(planEpisode({ ...base, state: null }), { kind: "prepare", state: null });
+  const s = state();
+  assertEquals(planEpisode({ ...base, state: s }), { kind: "prepare", state: s });
+  assertEquals(planEpisode({ ...base, state: s, tarballWhole: true }), {
+    kind: "upload",
+    state: s,
+  });
+  const answered = state({ verdict });
+  assertEquals(planEpisode({ ...base, state: answered, tarballWhole: true }), {
     kind: "finish",
-    verdict,
+    state: answered,
+  });
+  // Invariant 3: a decided quarantine is finished before anything else, even over a verdict.
+  const decided = state({ verdict, intent });
+  assertEquals(planEpisode({ ...base, state: decided }), {
+    kind: "finish-quarantine",
+    state: decided,
   });
   const later = new Date(NOW + 60_000).toISOString();
-  assertEquals(
-    planEpisode({
-      ...base,
-      packed: true,
-      state: state({ attempts: 3, next_attempt_at: later, last_error: "HTTP 503" }),
-    }),
-    { kind: "wait", until: NOW + 60_000, why: "backing off after 3 failed attempt(s): HTTP 503" },
-  );
+  const waiting = state({ attempts: 3, next_attempt_at: later, last_error: "HTTP 503" });
+  assertEquals(planEpisode({ ...base, tarballWhole: true, state: waiting }), {
+    kind: "wait",
+    until: NOW + 60_000,
+    why: "backing off after 3 failed attempt(s): HTTP 503",
+    state: waiting,
+  });
   // A verdict is finished even while the episode's upload backoff runs…
   assertEquals(
     planEpisode({ ...base, state: state({ verdict, next_attempt_at: later }) }).kind,
     "finish",
   );
   // …but a local failure (the move itself failing) backs off on the schedule.
-  assertEquals(
-    planEpisode({
-      ...base,
-      state: state({ verdict }),
-      local: { attempts: 2, nextAt: NOW + 2000, error: "EACCES" },
-    }),
-    { kind: "wait", until: NOW + 2000, why: "backing off after 2 local failure(s): EACCES" },
-  );
+  const local = state({
+    verdict,
+    local: { failures: 2, error: "EACCES", next_at: new Date(NOW + 2000).toISOString() },
+  });
+  assertEquals(planEpisode({ ...base, state: local }), {
+    kind: "wait",
+    until: NOW + 2000,
+    why: "backing off after 2 local failure(s): EACCES",
+    state: local,
+  });
 });
 
 Deno.test("planEpisode() treats a next attempt further away than any backoff as due (clock jumped back)", () => {
   const years = new Date(NOW + 3 * 365 * 86400_000).toISOString();
-  const step = planEpisode({
-    state: state({ attempts: 4, next_attempt_at: years, last_error: "HTTP 503" }),
-    packed: true,
-    local: undefined,
-    now: NOW,
-    maxWaitMs: MAX,
-  });
-  assertEquals(step, { kind: "upload" });
+  const s = state({ attempts: 4, next_attempt_at: years, last_error: "HTTP 503" });
+  const step = planEpisode({ state: s, tarballWhole: true, now: NOW, maxWaitMs: MAX });
+  assertEquals(step, { kind: "upload", state: s });
   assertEquals(waitsUntil(Date.parse(years), NOW, MAX), { waits: false, clockJump: true });
   assertEquals(waitsUntil(NOW + MAX, NOW, MAX), { waits: true, clockJump: false });
   assertEquals(waitsUntil(NOW, NOW, MAX), { waits: false, clockJump: false });

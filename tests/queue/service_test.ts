@@ -6,13 +6,17 @@ import { makeQueueLab, type QueueLab } from "../support/queue_lab.ts";
 import { FakeTime } from "../support/fake_time.ts";
 import { PRUNE_INTERVAL_MS, Service, type ServiceOptions } from "../../src/queue/service.ts";
 import type { Config } from "../../src/config/config.ts";
+import type { PutRequest, PutResponse } from "../../src/upload/put.ts";
+import { putReceiver } from "../../src/upload/_put_receiver.ts";
 
 /** A Service on the lab's config and logger, under fake time, stopped by `stop`. */
 function serviceUnder(
   lab: QueueLab,
   time: FakeTime,
   stop: AbortController,
-  options: Partial<ServiceOptions>,
+  { put, ...options }: Partial<ServiceOptions> & {
+    put?: (request: PutRequest) => Promise<PutResponse>;
+  },
 ): Service {
   return new Service({
     config: lab.config,
@@ -20,6 +24,7 @@ function serviceUnder(
     stop: stop.signal,
     now: time.now,
     sleep: time.sleep,
+    ...(put && { receiver: (config: Config) => putReceiver(config, { put, now: time.now }) }),
     ...options,
   });
 }

@@ -9,6 +9,8 @@ import { createLogger, type Logger } from "../../src/log/log.ts";
 import type { PutRequest, PutResponse } from "../../src/upload/put.ts";
 import { type Layout, layoutOf } from "../../src/queue/layout.ts";
 import { writeConfig } from "../../devkit/fixtures.ts";
+import { putReceiver } from "../../src/upload/_put_receiver.ts";
+import type { QueueWorld } from "../../src/queue/world.ts";
 
 /** What the fake collector answers: a response, or a thrown network error. */
 export type FakeAnswer = { status: number; body?: string; headers?: Record<string, string> } | {
@@ -31,6 +33,13 @@ export interface QueueLab extends AsyncDisposable {
   /** Decides each answer; replace it to change the collector's mood. */
   answer: (id: string, at: number) => FakeAnswer;
   put: (request: PutRequest) => Promise<PutResponse>;
+  /**
+   * The world of a pass: the fake clock and a collector receiver over `put` (default: the lab's
+   * scripted one), plus any other part given.
+   */
+  world(
+    parts?: Partial<QueueWorld> & { put?: (request: PutRequest) => Promise<PutResponse> },
+  ): Partial<QueueWorld>;
 }
 
 /** Makes an in-process lab with `[shipper]` lines added to the config. */
@@ -67,6 +76,11 @@ export async function makeQueueLab(shipper = ""): Promise<QueueLab> {
       if ("error" in a) throw new Error(a.error);
       return { status: a.status, headers: a.headers ?? {}, body: a.body ?? "" };
     },
+    world: ({ put, ...parts } = {}) => ({
+      now: lab.now,
+      receiver: putReceiver(config, { put: put ?? lab.put, now: lab.now }),
+      ...parts,
+    }),
     async [Symbol.asyncDispose]() {
       await Deno.remove(root, { recursive: true }).catch(() => {});
     },

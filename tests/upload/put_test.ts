@@ -6,7 +6,8 @@ import { createReceiverAgent } from "../../src/upload/agent.ts";
 import { Throttle } from "../../src/upload/throttle.ts";
 import { echoHeaders, startFaultServer } from "../support/fault_server.ts";
 import { makeRogueClients } from "../../devkit/pki.ts";
-import { decide } from "../../src/queue/outcome.ts";
+import { decide } from "../../src/queue/decide.ts";
+import { answerOf } from "../../src/upload/_put_receiver.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
 import type { TlsMaterial } from "../../src/config/config.ts";
@@ -238,8 +239,10 @@ Deno.test("decide() keeps a bearer token that a collector echoes in a 400 out of
       verifyTls: true,
     });
     assert(response.body.includes(token), "the collector echoed the token");
-    const action = decide(response, {
+    const action = decide(answerOf(response, { now: 0, secrets: [token] }), {
       attempts: 0,
+      repacks: 0,
+      sha256: "x",
       backoffSeconds: [1],
       now: 0,
       random: () => 0.5,

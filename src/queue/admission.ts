@@ -1,0 +1,88 @@
+/**
+ * Admission to the receiver: the host gate (`gate.ts`, pure) applied, with exactly one probe in
+ * flight while the host is paused or not yet proven (invariant 6 in `mod.ts`). Other uploads
+ * wait for the probe's answer, then go (gate opened) or stay queued (gate still closed).
+ */
+import type { Logger } from "../log/log.ts";
+import { admission, afterAnswer, afterFailure, type PauseWhy } from "./gate.ts";
+import { PAUSE_TEXT, type QueueMemory } from "./tally.ts";
+
+/** The answer to "may this episode be sent now?". */
+export type Ticket =
+  | { go: true; release: () => void }
+  | { go: false; why: string; until: number | null };
+
+/** Options for {@linkcode Admission}. */
+export interface AdmissionOptions {
+  now: () => number;
+  random: () => number;
+  backoffSeconds: readonly number[];
+  /** Probe times further away than this come from a clock that jumped back. */
+  maxWaitMs: number;
+  log: Logger;
+  /** True once the pass is stopping: nothing more is admitted. */
+  stopping: () => boolean;
+}
+
+const NONE = () => {};
+
+/** The gate of one pass, over the gate value the service keeps in memory. */
+export class Admission {
+  #probe: Promise<void> | null = null;
+
+  constructor(readonly memory: QueueMemory, readonly options: AdmissionOptions) {}
+
+  /**
+   * Waits until `id` may be sent, or says why not. A ticket that goes must be released once the
+   * receiver's answer is applied: while the host is unproven the probe holds everyone else.
+   */
+  async enter(id: string): Promise<Ticket> {
+    while (this.#probe) await this.#probe;
+    const { now, maxWaitMs, log } = this.options;
+    if (this.options.stopping()) return { go: false, why: "stopping", until: null };
+    const gate = this.memory.gate;
+    switch (admission(gate, now(), maxWaitMs)) {
+      case "open":
+        return { go: true, release: NONE };
+      case "probe": {
+        log[gate.paused ? "info" : "debug"]("probing the receiver with one episode", {
+          episode: id,
+          paused_because: gate.paused?.message ?? null,
+        });
+        // Claimed before anything else runs, so exactly one probe is in flight.
+        let release!: () => void;
+        this.#probe = new Promise<void>((resolve) => (release = resolve)).then(() => {
+          this.#probe = null;
+        });
+        return { go: true, release };
+      }
+      case "closed": {
+        const p = gate.paused!;
+        const why = p.why === "collector-down"
+          ? `${PAUSE_TEXT[p.why]} (${p.message}); probing one episode at a time`
+          : `uploads paused: ${PAUSE_TEXT[p.why]}: ${p.message}`;
+        return { go: false, why, until: p.nextProbeAt };
+      }
+    }
+  }
+
+  /** The receiver answered about an episode (stored or not): the host is proven. */
+  answered(): void {
+    this.memory.gate = afterAnswer(this.memory.gate);
+  }
+
+  /** The host failed (down, refused, misaddressed, clock): paused until the next step. */
+  failed(why: PauseWhy, message: string, retryAfterMs: number | null): void {
+    const { now, backoffSeconds, random } = this.options;
+    this.memory.gate = afterFailure(this.memory.gate, { why, message, retryAfterMs }, {
+      now: now(),
+      backoffSeconds,
+      random,
+    });
+  }
+
+  /** When the paused host may probe next (ms), or null when it is not paused. */
+  nextProbeAt(): number | null {
+    return this.memory.gate.paused?.nextProbeAt ?? null;
+  }
+}
