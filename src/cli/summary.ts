@@ -20,6 +20,16 @@ export function formatSummary(summary: PassSummary): string[] {
       list(summary.quarantined.map((q) => `${q.id} [${q.source}]`))
     }`,
     `queued for retry: ${summary.queued.length}${list(summary.queued.map((q) => q.id))}`,
+    ...(summary.unconfirmed.length > 0
+      ? [
+        `unconfirmed (collector sent no digest; kept from prune): ${summary.unconfirmed.length}${
+          list(summary.unconfirmed)
+        }`,
+      ]
+      : []),
+    ...summary.held.map((h) =>
+      `held, needs an operator: ${h.id}: ${h.problem} (${h.path}); fix: ${h.fix}`
+    ),
     `incomplete (no done.marker yet): ${summary.incomplete.length}${list(summary.incomplete)}`,
   ];
   if (summary.paused) {
@@ -32,7 +42,10 @@ export function formatSummary(summary: PassSummary): string[] {
   return lines;
 }
 
-/** The exit code of `--once` (SPEC §5). */
+/**
+ * The exit code of `--once`: 75 only for what will go on its own later. Episodes held for an
+ * operator do not make it 75 (they would, forever); they are printed and logged instead.
+ */
 export function exitCodeOf(summary: PassSummary): number {
   if (summary.paused) return EXIT.config;
   if (summary.queued.length > 0) return EXIT.tempFail;
