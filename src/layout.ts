@@ -27,8 +27,9 @@
  * layout.statePath("ep-1"); // "/var/lib/cis490/data/outbox/ep-1.state.json"
  * ```
  */
+import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { type Compression, COMPRESSION_FORMAT } from "./protocol/protocol.ts";
+import { type Compression, COMPRESSION_FORMAT, isValidId } from "./protocol/protocol.ts";
 
 /** The folders of the data layout, by name. */
 export const DIRS = {
@@ -56,6 +57,20 @@ export const REASON_FILE = "quarantine_reason.json";
 
 /** Suffix of the per-episode state file beside its tarball in `outbox/`. */
 export const STATE_SUFFIX = ".state.json";
+
+/**
+ * First character of the state file of an episode whose directory name is not a valid id (too
+ * long or odd for a file name of its own): `#<sha-256 of the name>.state.json`; the name itself
+ * is in the file.
+ */
+export const HASHED_STATE_PREFIX = "#";
+
+/** The state file name of an episode. */
+export function stateFileName(episodeId: string): string {
+  if (isValidId(episodeId)) return episodeId + STATE_SUFFIX;
+  const hash = createHash("sha256").update(episodeId).digest("hex").slice(0, 40);
+  return HASHED_STATE_PREFIX + hash + STATE_SUFFIX;
+}
 
 /** Every path under one `data_root`. */
 export interface Layout {
@@ -102,6 +117,6 @@ export function layoutOf(dataRoot: string): Layout {
     trash: join(dataRoot, OWN.trash),
     unconfirmed: join(dataRoot, OWN.unconfirmed),
     tarballPath: (id, compression) => join(outbox, id + COMPRESSION_FORMAT[compression].extension),
-    statePath: (id) => join(outbox, id + STATE_SUFFIX),
+    statePath: (id) => join(outbox, stateFileName(id)),
   };
 }

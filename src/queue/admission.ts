@@ -9,7 +9,7 @@ import { PAUSE_TEXT, type QueueMemory } from "./tally.ts";
 
 /** The answer to "may this episode be sent now?". */
 export type Ticket =
-  | { go: true; release: () => void }
+  | { go: true; probe: boolean; release: () => void }
   | { go: false; why: string; until: number | null };
 
 /** Options for {@linkcode Admission}. */
@@ -43,7 +43,7 @@ export class Admission {
     const gate = this.memory.gate;
     switch (admission(gate, now(), maxWaitMs)) {
       case "open":
-        return { go: true, release: NONE };
+        return { go: true, probe: false, release: NONE };
       case "probe": {
         log[gate.paused ? "info" : "debug"]("probing the receiver with one episode", {
           episode: id,
@@ -54,7 +54,7 @@ export class Admission {
         this.#probe = new Promise<void>((resolve) => (release = resolve)).then(() => {
           this.#probe = null;
         });
-        return { go: true, release };
+        return { go: true, probe: true, release };
       }
       case "closed": {
         const p = gate.paused!;
@@ -64,6 +64,21 @@ export class Admission {
         return { go: false, why, until: p.nextProbeAt };
       }
     }
+  }
+
+  /**
+   * Asks again, right before the request, for a ticket taken earlier (packing takes time): if
+   * the host failed meanwhile, the episode waits for the next probe instead of adding a request
+   * to an outage (invariant 6). The probe itself always goes.
+   */
+  recheck(ticket: Extract<Ticket, { go: true }>): Ticket {
+    if (ticket.probe) return ticket;
+    const p = this.memory.gate.paused;
+    if (p === null) return ticket;
+    const why = p.why === "collector-down"
+      ? `${PAUSE_TEXT[p.why]} (${p.message}); probing one episode at a time`
+      : `uploads paused: ${PAUSE_TEXT[p.why]}: ${p.message}`;
+    return { go: false, why, until: p.nextProbeAt };
   }
 
   /** The receiver answered about an episode (stored or not): the host is proven. */

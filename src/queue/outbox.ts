@@ -10,15 +10,11 @@
 import { join } from "node:path";
 import { type Durability, TEMP_SUFFIX, tempPathFor, writeFileAtomic } from "../fs/atomic.ts";
 import { type Fs, isNotFound } from "../fs/fs.ts";
-import { type Layout, REASON_FILE, STATE_SUFFIX } from "../layout.ts";
-import {
-  type Compression,
-  COMPRESSION_FORMAT,
-  COMPRESSIONS,
-  isValidId,
-} from "../protocol/protocol.ts";
+import { HASHED_STATE_PREFIX, type Layout, REASON_FILE, STATE_SUFFIX } from "../layout.ts";
+import { type Compression, COMPRESSION_FORMAT, COMPRESSIONS } from "../protocol/protocol.ts";
 import { type EpisodeState, formatState, type PackedState, parseState } from "./state.ts";
 import { quarantineReason } from "./reason.ts";
+import { DONE_MARKER } from "../episodes/scan.ts";
 
 /** The state changes the outbox records. */
 export type Transition =
@@ -51,6 +47,19 @@ export const DURABILITY: Readonly<Record<Transition, Durability>> = {
   // A multipart upload resumes only from progress the disk really holds.
   resume: "full",
 };
+
+/**
+ * The durability of writing `state` in `transition`: a state that carries an answer, a
+ * quarantine decision, a resume point or the description of a tarball that may have been sent
+ * is always written `full`, whatever changed — a lighter rewrite (a failed attempt noted on a
+ * packed episode) would replace a durable record with one a power loss can empty, and the
+ * episode would be packed again, perhaps in another format than the receiver already holds.
+ */
+export function durabilityOf(transition: Transition, state: EpisodeState): Durability {
+  const precious = state.verdict !== undefined || state.intent !== undefined ||
+    state.resume !== undefined || (state.packed !== null && transition !== "packed");
+  return precious ? "full" : DURABILITY[transition];
+}
 
 /** The most a state file may hold: states are small; a larger file is not ours. */
 const MAX_STATE_BYTES = 1024 * 1024;
@@ -85,6 +94,8 @@ function idOf(name: string): { id: string; kind: "state" | "tarball" } | null {
 export class Outbox {
   readonly #fs: Fs;
   readonly #states: Map<string, EpisodeState>;
+  /** The episode directory each id was last claimed for. */
+  readonly #keys = new Map<string, string>();
 
   constructor(readonly layout: Layout, options: OutboxOptions) {
     this.#fs = options.fs;
@@ -98,7 +109,7 @@ export class Outbox {
    */
   async read(id: string): Promise<EpisodeState | null> {
     const known = this.#states.get(id);
-    if (known || !isValidId(id)) return known ?? null;
+    if (known) return known;
     let bytes: Uint8Array;
     try {
       bytes = await this.#fs.readFile(this.layout.statePath(id), MAX_STATE_BYTES);
@@ -112,14 +123,40 @@ export class Outbox {
     return state;
   }
 
+  /**
+   * The state of the episode directory `key` names (see `EpisodeState.episode_key`): a state
+   * left by an earlier episode under the same id is removed, never applied to this one; so is
+   * a quarantine decision for an episode already quarantined and put back by hand
+   * (`putBack`). States this process writes for the id from now on carry `key`.
+   */
+  async claim(
+    id: string,
+    key: string | null,
+    putBack: boolean,
+  ): Promise<{ state: EpisodeState | null; discarded: EpisodeState | null }> {
+    if (key !== null) this.#keys.set(id, key);
+    const state = await this.read(id);
+    const foreign = state?.episode_key !== undefined && key !== null && state.episode_key !== key;
+    if (state === null || !(foreign || (putBack && state.intent))) {
+      return { state, discarded: null };
+    }
+    this.#states.delete(id);
+    await this.dropTarballs(id);
+    await this.#fs.remove(this.layout.statePath(id)).catch((error) => {
+      if (!isNotFound(error)) throw error;
+    });
+    return { state: null, discarded: state };
+  }
+
   /** Records a new state with its transition's durability. Memory first: see the module doc. */
-  async write(transition: Transition, state: EpisodeState): Promise<void> {
+  async write(transition: Transition, given: EpisodeState): Promise<void> {
+    const key = this.#keys.get(given.episode_id);
+    const state = key !== undefined && given.episode_key === undefined
+      ? { ...given, episode_key: key }
+      : given;
     this.#states.set(state.episode_id, state);
-    // An invalid id is no safe file name: what is known of it stays in memory, and a crash
-    // only means preflight decides it again.
-    if (!isValidId(state.episode_id)) return;
     await writeFileAtomic(this.layout.statePath(state.episode_id), formatState(state), {
-      durability: DURABILITY[transition],
+      durability: durabilityOf(transition, state),
       fs: this.#fs,
     });
   }
@@ -212,14 +249,27 @@ export class Outbox {
       return present.get(id)!;
     };
     for (const name of names) {
-      const parsed = idOf(name);
+      let parsed = idOf(name);
+      if (parsed?.kind === "state" && name.startsWith(HASHED_STATE_PREFIX)) {
+        // The id of a hashed state is inside it; unreadable, it is as good as stale.
+        const id = await this.#idInside(name);
+        parsed = id === null ? null : { id, kind: "state" };
+        if (id === null) {
+          await fs.remove(join(this.layout.outbox, name), { recursive: true });
+          result.removed.push(name);
+          continue;
+        }
+      }
       let stale = name.endsWith(TEMP_SUFFIX);
       if (!stale && parsed !== null) {
-        stale = !(await inEpisodes(parsed.id)) ||
-          (parsed.kind === "tarball" && !states.has(parsed.id));
-        if (stale && parsed.kind === "state") {
-          const finished = await this.#finishMovedQuarantine(parsed.id, hostId);
+        const present = await inEpisodes(parsed.id);
+        stale = !present || (parsed.kind === "tarball" && !states.has(parsed.id));
+        if (parsed.kind === "state") {
+          // A quarantine whose rename happened is finished here, even when a new episode
+          // has since taken the id in episodes/ (invariant 3).
+          const finished = await this.#finishMovedQuarantine(parsed.id, hostId, present);
           if (finished) result.finished.push({ id: parsed.id, dest: finished });
+          if (finished) stale = true;
         }
       }
       if (stale) {
@@ -232,15 +282,36 @@ export class Outbox {
     return result;
   }
 
-  /** An intent whose rename happened before a crash: writes the reason file if it is missing. */
-  async #finishMovedQuarantine(id: string, hostId: string): Promise<string | null> {
+  async #idInside(name: string): Promise<string | null> {
+    try {
+      const bytes = await this.#fs.readFile(join(this.layout.outbox, name), MAX_STATE_BYTES);
+      return parseState(new TextDecoder().decode(bytes))?.episode_id ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * An intent whose rename happened before a crash: writes the reason file if it is missing.
+   * The directory at the recorded name must be this episode's (same key), or — for a state of
+   * 0.2 without a key — the id must have left `episodes/`.
+   */
+  async #finishMovedQuarantine(
+    id: string,
+    hostId: string,
+    idInEpisodes: boolean,
+  ): Promise<string | null> {
     const state = await this.read(id).catch(() => null);
     const intent = state?.intent;
     if (!intent?.dest) return null;
     const dest = join(this.layout.quarantine, intent.dest);
     if (!(await this.#fs.lstat(dest))?.isDirectory) return null;
+    const ours = state?.episode_key !== undefined
+      ? (await episodeKeyOf(this.#fs, dest)) === state.episode_key
+      : !idInEpisodes;
+    if (!ours) return null;
     const reasonPath = join(dest, REASON_FILE);
-    if (await this.#fs.lstat(reasonPath)) return null;
+    if (await this.#fs.lstat(reasonPath)) return intent.dest;
     await writeQuarantineReason(this.#fs, this.layout, reasonPath, {
       episodeId: id,
       hostId,
@@ -248,6 +319,17 @@ export class Outbox {
     });
     return intent.dest;
   }
+}
+
+/**
+ * Which episode directory this is: its inode, its marker's inode and time (the marker is not
+ * rewritten by a move, so the key survives one); null when either is missing.
+ */
+export async function episodeKeyOf(fs: Fs, dir: string): Promise<string | null> {
+  const d = await fs.lstat(dir);
+  const m = d ? await fs.lstat(join(dir, DONE_MARKER)) : null;
+  if (!d || !m) return null;
+  return `${d.ino}:${m.ino}:${m.mtime}`;
 }
 
 /** Writes `quarantine_reason.json` for an intent (its temporary file in `outbox/`). */

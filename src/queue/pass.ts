@@ -20,7 +20,7 @@ import {
   type QueueMemory,
   Tally,
 } from "./tally.ts";
-import { quarantineUnaddressable } from "./unaddressable.ts";
+import { finishUnaddressable, quarantineUnaddressable } from "./unaddressable.ts";
 import { productionWorld, type QueueWorld } from "./world.ts";
 
 export type { Counters, PassSummary, Pause, QueueMemory } from "./tally.ts";
@@ -101,6 +101,12 @@ export async function runPass(options: PassOptions): Promise<PassSummary> {
     for (const name of recovered.removed) log.info("removed stale outbox file", { file: name });
     for (const { id, dest } of recovered.finished) {
       log.info("finished a quarantine a crash interrupted", { episode: id, to: dest });
+    }
+    if (!memory.recovered) {
+      for (const name of await finishUnaddressable(ctx)) {
+        log.info("finished a quarantine a crash interrupted", { to: name });
+      }
+      memory.recovered = true;
     }
 
     const scan = await world.episodes.scan(layout.episodes);

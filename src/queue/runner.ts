@@ -4,8 +4,11 @@
  * `transitions.ts`), each effect through its one owner (`outbox.ts`, `moves.ts`, `admission.ts`,
  * `tally.ts`). A local failure (permissions, a full disk) is backed off and never stops the others.
  */
+import { join } from "node:path";
 import type { Config } from "../config/config.ts";
+import { REASON_FILE } from "../layout.ts";
 import { describeError, type Logger } from "../log/log.ts";
+import { errorCode } from "../fs/fs.ts";
 import type { Layout } from "../layout.ts";
 import { EpisodeChangedError } from "../episodes/walk.ts";
 import { preflight } from "../episodes/preflight.ts";
@@ -13,7 +16,7 @@ import type { Parcel } from "../upload/receiver.ts";
 import type { Admission, Ticket } from "./admission.ts";
 import { decide } from "./decide.ts";
 import { type MovesContext, moveToQuarantine, moveToShipped, setAsideReason } from "./moves.ts";
-import type { Outbox } from "./outbox.ts";
+import { episodeKeyOf, type Outbox } from "./outbox.ts";
 import { planEpisode, waitsUntil } from "./planner.ts";
 import type { QuarantineSource } from "./reason.ts";
 import {
@@ -27,6 +30,7 @@ import type { QueueMemory, Tally } from "./tally.ts";
 import {
   answered,
   intentOfVerdict,
+  isEpisodeFault,
   localFailed,
   localFailuresExhausted,
   packed,
@@ -71,11 +75,17 @@ export async function runEpisode(ctx: RunnerContext, id: string, dir: string): P
   try {
     await takeStep(ctx, id, dir);
   } catch (error) {
-    await recordLocalFailure(ctx, id, describeError(error));
+    const code = errorCode(error) ?? errorCode((error as { cause?: unknown } | null)?.cause);
+    await recordLocalFailure(ctx, id, describeError(error), isEpisodeFault(code));
   }
 }
 
-async function recordLocalFailure(ctx: RunnerContext, id: string, error: string): Promise<void> {
+async function recordLocalFailure(
+  ctx: RunnerContext,
+  id: string,
+  error: string,
+  episodeFault: boolean,
+): Promise<void> {
   const { world, config } = ctx;
   const state = (await ctx.outbox.read(id).catch(() => null)) ?? emptyState(id);
   let next = localFailed(state, error, {
@@ -85,7 +95,7 @@ async function recordLocalFailure(ctx: RunnerContext, id: string, error: string)
   });
   const failures = next.local!.failures;
   const nextAt = Date.parse(next.local!.next_at);
-  if (retryingCannotHelp(next)) {
+  if (episodeFault && retryingCannotHelp(next)) {
     // The same local failure again and again (a path over the system limit): retrying cannot
     // help, and --once must not exit 75 for it forever. Quarantine it with the error.
     next = quarantineDecided({ ...next, local: null }, {
@@ -112,7 +122,15 @@ function retryingCannotHelp(state: EpisodeState): boolean {
 
 async function takeStep(ctx: RunnerContext, id: string, dir: string): Promise<void> {
   const { world, outbox } = ctx;
-  const state = await outbox.read(id);
+  const putBack = (await world.fs.lstat(join(dir, REASON_FILE)))?.isFile === true;
+  const claimed = await outbox.claim(id, await episodeKeyOf(world.fs, dir), putBack);
+  if (claimed.discarded) {
+    ctx.log.info("outbox state belonged to an earlier episode under this id; discarded", {
+      episode: id,
+      packed_at: claimed.discarded.packed?.packed_at ?? null,
+    });
+  }
+  const state = claimed.state;
   const whole = state?.packed ? await outbox.tarballWhole(state as PackedState) : false;
   const now = world.now();
   const step = planEpisode({ state, tarballWhole: whole, now, maxWaitMs: ctx.maxWaitMs });
@@ -265,7 +283,7 @@ async function prepare(
   let again = false;
   try {
     const next = await pack(ctx, id, dir, inspection.tree, verdict.commit, state);
-    if (next) again = await send(ctx, id, dir, next);
+    if (next) again = await send(ctx, id, dir, next, ticket);
   } finally {
     ticket.release();
   }
@@ -287,7 +305,10 @@ async function pack(
   previous: EpisodeState | null,
 ): Promise<PackedState | null> {
   const { world, config, outbox } = ctx;
-  const compression = config.compression;
+  // Once packed, an episode keeps its format until it is shipped: a receiver that already
+  // stored it (an answer lost on the way) must see the very same bytes again.
+  const compression = previous?.packed?.compression ?? config.compression;
+  const level = previous?.packed ? previous.packed.level : config.compressionLevel;
   if (previous?.packed && previous.resume !== undefined) {
     // A new tarball: what the receiver kept of the old one (a multipart upload) is stale.
     await discard(ctx, previous as PackedState);
@@ -302,7 +323,7 @@ async function pack(
       tree,
       dest: temp,
       compression,
-      ...(config.compressionLevel !== undefined && { level: config.compressionLevel }),
+      ...(level !== undefined && { level }),
       ...(ctx.abortSignal && { signal: ctx.abortSignal }),
       onSkip: (path) =>
         ctx.log.warn("skipped entry that is not a file, directory or symlink", {
@@ -330,6 +351,7 @@ async function pack(
   }
   const next = packed(previous ?? emptyState(id), {
     compression,
+    ...(level !== undefined && { level }),
     size: result.size,
     sha256: result.sha256,
     commit,
@@ -369,13 +391,13 @@ async function upload(
       found: found.sha256,
     });
     await outbox.dropTarballs(id);
-    return await prepare(ctx, id, dir, { ...state, packed: null });
+    return await prepare(ctx, id, dir, state);
   }
   const ticket: Ticket = await ctx.admission.enter(id);
   if (!ticket.go) return ctx.tally.queued(id, ticket.why, ticket.until);
   let again = false;
   try {
-    again = await send(ctx, id, dir, state);
+    again = await send(ctx, id, dir, state, ticket);
   } finally {
     ticket.release();
   }
@@ -413,8 +435,14 @@ async function send(
   id: string,
   dir: string,
   initial: PackedState,
+  ticket: Extract<Ticket, { go: true }>,
 ): Promise<boolean> {
   const { world, config, outbox, tally } = ctx;
+  const still = ctx.admission.recheck(ticket);
+  if (!still.go) {
+    tally.queued(id, still.why, still.until);
+    return false;
+  }
   let state = initial;
   const parcel = parcelOf(ctx, state);
   const started = performance.now();

@@ -9,6 +9,8 @@ import type { QuarantineSource } from "./reason.ts";
 /** The tarball in `outbox/` that the state describes. */
 export interface Packed {
   compression: Compression;
+  /** The compression level it was packed with (absent: the format's default, or 0.2). */
+  level?: number;
   /** Tarball bytes, sent as Content-Length. */
   size: number;
   /** Base64 SHA-256 of the tarball. */
@@ -63,6 +65,12 @@ export interface QuarantineIntent {
 /** What `outbox/<id>.state.json` holds. */
 export interface EpisodeState {
   episode_id: string;
+  /**
+   * Which episode directory the state is about (its inode, its marker's inode and time): a
+   * producer may make a new episode under an id already shipped, and a state left by the old
+   * one must never decide for the new one. Absent in states of 0.2.
+   */
+  episode_key?: string;
   /** The tarball, when one is packed (or was, for a state holding a verdict). */
   packed: Packed | null;
   /** Failed upload attempts of this episode so far. */
@@ -115,7 +123,8 @@ const strOrNull = (v: unknown) => v === null || typeof v === "string";
 const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
 
 function isPacked(v: unknown): v is Packed {
-  return isObject(v) && COMPRESSIONS.includes(v.compression as Compression) && count(v.size) &&
+  return isObject(v) && COMPRESSIONS.includes(v.compression as Compression) &&
+    (v.level === undefined || count(v.level)) && count(v.size) &&
     str(v.sha256) && isValidCommit(v.commit) && str(v.packed_at);
 }
 
@@ -157,7 +166,8 @@ export function parseState(text: string): EpisodeState | null {
   }
   if (!isObject(value)) return null;
   const s = upgradeFlat(value);
-  const ok = str(s.episode_id) && (s.packed === null || isPacked(s.packed)) &&
+  const ok = str(s.episode_id) && (s.episode_key === undefined || str(s.episode_key)) &&
+    (s.packed === null || isPacked(s.packed)) &&
     count(s.attempts) && strOrNull(s.next_attempt_at) && strOrNull(s.last_error ?? null) &&
     (s.repacks === undefined || count(s.repacks)) &&
     (s.local === undefined || s.local === null || isLocal(s.local)) &&

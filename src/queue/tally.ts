@@ -32,6 +32,8 @@ export interface QueueMemory {
   heldLogged: Map<string, string>;
   lastSuccess: { at: number; episode: string } | null;
   lastError: { at: number; message: string } | null;
+  /** Whether this process has run its once-per-process recovery. */
+  recovered: boolean;
 }
 
 /** Why uploads stopped for the rest of a pass. */
@@ -86,6 +88,7 @@ export function newMemory(gate: Gate): QueueMemory {
     heldLogged: new Map(),
     lastSuccess: null,
     lastError: null,
+    recovered: false,
   };
 }
 

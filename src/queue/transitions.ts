@@ -18,6 +18,18 @@ import type {
 /** Identical local failures in a row after which an episode is quarantined (or held). */
 export const LOCAL_FAILURE_LIMIT = 5;
 
+/**
+ * Error codes that say the episode itself cannot be packed (a path over the system limit, a
+ * symlink loop): repeating them cannot help. Every other local failure — a full disk, EIO, an
+ * outbox the shipper may not write — is the host's, and is retried without end (invariant 5).
+ */
+export const EPISODE_FAULT_CODES: ReadonlySet<string> = new Set(["ENAMETOOLONG", "ELOOP"]);
+
+/** Whether a local failure is the episode's own fault (see {@linkcode EPISODE_FAULT_CODES}). */
+export function isEpisodeFault(code: string | null): boolean {
+  return code !== null && EPISODE_FAULT_CODES.has(code);
+}
+
 /** A fresh tarball: what earlier attempts learnt about the old one no longer applies to it. */
 export function packed(state: EpisodeState, tarball: Packed): PackedState {
   const { resume: _resume, ...rest } = state;
@@ -66,10 +78,14 @@ export function retryScheduled(
   };
 }
 
-/** The receiver said our tarball was wrong: forget it; the next step packs again. */
+/**
+ * The receiver said our tarball was wrong: its file goes and the next step packs again — in the
+ * same format (`packed` is kept), so the new tarball is byte for byte what the receiver may
+ * already hold under this id.
+ */
 export function repackRequested(state: EpisodeState, reason: string): EpisodeState {
   const { resume: _resume, ...rest } = state;
-  return { ...rest, packed: null, repacks: state.repacks + 1, last_error: reason };
+  return { ...rest, repacks: state.repacks + 1, last_error: reason };
 }
 
 /** Options for {@linkcode localFailed}. */

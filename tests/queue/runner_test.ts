@@ -120,7 +120,10 @@ for (const daemon of [true, false]) {
     const memory = newMemory();
     const packer = {
       ...denoPacker,
-      pack: () => Promise.reject(new Error("File name too long (os error 36)")),
+      pack: () =>
+        Promise.reject(
+          Object.assign(new Error("File name too long (os error 36)"), { code: "ENAMETOOLONG" }),
+        ),
     };
     for (let i = 0; i < LOCAL_FAILURE_LIMIT; i++) {
       const summary = await runPass({

@@ -86,8 +86,9 @@ Deno.test("retryScheduled() and repackRequested() record what the next attempt n
     "HTTP 503",
   ]);
   const repack = repackRequested({ ...base, resume: 1 }, "digest mismatch");
+  // The format is kept, so the new tarball is what the receiver may already hold.
   assertEquals([repack.packed, repack.repacks, repack.last_error, "resume" in repack], [
-    null,
+    tarball,
     1,
     "digest mismatch",
     false,
