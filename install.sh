@@ -436,7 +436,15 @@ done
 if [ ! -x "$binary" ]; then
   fail "binary \"$binary\" is missing or not executable (deno task build, or --binary PATH)"
 fi
-version=$("$binary" --version) || fail "\"$binary --version\" exited $?"
+status=0
+version=$("$binary" --version 2>/dev/null) || status=$?
+if ((status == 126 && staged)) && head -c 4 -- "$binary" | grep -q "ELF"; then
+  # An image for another architecture: the binary cannot run on the build host.
+  version="version not checked ($binary cannot run on this host: another architecture?)"
+  later "check the binary runs: $bin_path --version"
+elif ((status != 0)); then
+  fail "\"$binary --version\" exited $status"
+fi
 say "$binary: $version"
 if ((staged)); then
   say "staging into $root: nothing outside it is touched"

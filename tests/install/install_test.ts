@@ -150,6 +150,55 @@ Deno.test("install.sh --root gives episodes/ a default ACL for the service user 
   assertEquals(await modeOf(stage.root + DATA + "/episodes"), "2770");
 });
 
+/** The 64-byte ELF header of an aarch64 executable: enough for the kernel to refuse it here. */
+function foreignElf(): Uint8Array {
+  const header = new Uint8Array(64);
+  header.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  const view = new DataView(header.buffer);
+  view.setUint16(16, 2, true); // ET_EXEC
+  view.setUint16(18, 0xb7, true); // EM_AARCH64
+  view.setUint32(20, 1, true);
+  return header;
+}
+
+/** Whether this machine refuses to run that header (no binfmt_misc emulator takes it). */
+async function refusesForeignElf(): Promise<boolean> {
+  if (Deno.build.arch === "aarch64") return false;
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(join(dir, "arm"), foreignElf(), { mode: 0o755 });
+    const out = await new Deno.Command("bash", {
+      args: ["-c", `"$0" --version`, join(dir, "arm")],
+      stderr: "null",
+    }).output();
+    return out.code === 126;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name:
+    "install.sh --root stages a binary for another architecture, leaving its --version to the first boot",
+  ignore: !(await refusesForeignElf()),
+  fn: async () => {
+    await using stage = await makeStage();
+    const arm = join(stage.dir, "cis490-ship-aarch64-unknown-linux-gnu");
+    await Deno.writeFile(arm, foreignElf(), { mode: 0o755 });
+    const run = await stage.run(["--root", stage.root, "--binary", arm]);
+    assertEquals(run.code, 0, run.stderr);
+    assertMatch(
+      run.stdout,
+      /left to first boot: check the binary runs: \/usr\/local\/bin\/cis490-ship --version/,
+    );
+    assertEquals(await Deno.readFile(stage.root + BIN), foreignElf());
+    // Live, a binary that cannot run stops the install at step 1.
+    const live = await stage.run([...stage.live, "--binary", arm]);
+    assertEquals(live.code, 1);
+    assertMatch(live.stderr, /step 1\/9 \(check\) failed: ".*--version" exited 126/);
+  },
+});
+
 Deno.test("install.sh --root re-run keeps a unit the image builder disabled disabled", async () => {
   await using stage = await makeStage();
   assertEquals((await stage.run(["--root", stage.root, "--binary", stage.binary])).code, 0);
