@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { makeEpisode, names, shipperConfig, tempDir } from "../../devkit/fixtures.ts";
-import { runCli } from "../../devkit/cli.ts";
+import { cliCommand, runCli } from "../../devkit/cli.ts";
 import { startFaultServer } from "../support/fault_server.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import {
@@ -22,6 +22,22 @@ import { REASON_FILE } from "../../src/layout.ts";
 async function sh(cmd: string, args: string[]): Promise<void> {
   const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
   assert(out.success, `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** The first line a stream carries (all of it when it has no newline); the rest is drained. */
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  const reader = stream.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (text.includes("\n")) break;
+  }
+  reader.releaseLock();
+  stream.pipeTo(new WritableStream()).catch(() => {});
+  return text.split("\n")[0]!;
 }
 
 /** Every path under `dir` whose owner is not `uid`, with its owner. */
@@ -134,7 +150,6 @@ Deno.test(
         assert(run.code !== EXIT.noPerm && run.code !== EXIT.failure, `${args}: ${run.stderr}`);
         assertEquals(await notOwnedBy(dataRoot, svc.uid), [], `sudo ${args.join(" ")}`);
       }
-      // (Not the daemon: on a build without the guard it would run as root until killed.)
       const writing = [["prune"], ["requeue", "ep-q"], ["quarantine-unstamped"], ["--once"]];
       for (const args of writing) {
         const run = await asRoot(args);
@@ -155,6 +170,19 @@ Deno.test(
         );
         assertEquals(await notOwnedBy(dataRoot, svc.uid), [], `sudo ${args.join(" ")}`);
       }
+      // The service itself, started as root: refused at once. Judged by its first line, so that a
+      // build that lets it run ("INFO started") fails here instead of running until killed.
+      const daemon = new Deno.Command(Deno.execPath(), {
+        args: cliCommand(["run", "--config", configPath]),
+        clearEnv: true,
+        env: {},
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const line = await firstLine(daemon.stderr);
+      if (!line.includes("run it as the owner")) daemon.kill("SIGKILL");
+      assertEquals((await daemon.status).code, EXIT.noPerm, line);
+      assert(line.endsWith(`sudo -u ${svc.name} cis490-ship run --config ${configPath}`), line);
       assertEquals(await names(join(dataRoot, "shipped")), ["ep-1"], "nothing was pruned by root");
       const puts = () => server.requests.filter((r) => r.method === "PUT").length;
       assertEquals(puts(), 1, "root sent nothing");
