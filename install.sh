@@ -437,7 +437,7 @@ if [ ! -x "$binary" ]; then
   fail "binary \"$binary\" is missing or not executable (deno task build, or --binary PATH)"
 fi
 status=0
-version=$("$binary" --version 2>/dev/null) || status=$?
+version=$("$binary" --version) || status=$?
 if ((status == 126 && staged)) && head -c 4 -- "$binary" | grep -q "ELF"; then
   # An image for another architecture: the binary cannot run on the build host.
   version="version not checked ($binary cannot run on this host: another architecture?)"
