@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Real peers the tests talk to: openssl (test PKI), nginx (a collector nobody here wrote),
 # curl (a client nobody here wrote), GNU tar (reads our tarballs); shellcheck and systemd's
-# systemd-analyze check install.sh and the unit (no running systemd needed).
+# systemd-analyze check install.sh and the unit (no running systemd needed); setfacl/getfacl
+# (install.sh's default ACL on episodes/, and the permission tests), useradd/userdel, setpriv and
+# runuser (the tests that run the service as its own user and commands as root).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
@@ -16,6 +18,9 @@ command -v zstd >/dev/null || missing+=(zstd)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v setfacl >/dev/null || missing+=(acl)
+command -v useradd >/dev/null || missing+=(passwd)
+command -v setpriv >/dev/null || missing+=(util-linux)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing test peers: ${missing[*]}"

@@ -14,6 +14,8 @@ export const EXIT = {
   usage: 2,
   /** EX_TEMPFAIL: `--once` left episodes queued; another instance holds the data root; `check` cannot reach the collector. */
   tempFail: 75,
+  /** EX_NOPERM: a command that would change `data_root`, run by a user who does not own it. */
+  noPerm: 77,
   /** EX_CONFIG: configuration error, or the collector refused our credentials or URL. */
   config: 78,
 } as const;

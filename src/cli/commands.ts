@@ -42,6 +42,8 @@ Exit codes:
   2   usage error
   75  --once left episodes queued (transient failures, backoff); another
       cis490-ship holds the data root; check cannot reach the collector
+  77  the command would change the data root and you do not own it (sudo):
+      run it as the owner, as the message says (sudo -u <owner> cis490-ship …)
   78  configuration error, or the collector refused our credentials or URL
 
 Examples:

@@ -1,10 +1,12 @@
 /**
  * argv → command → exit code. Nothing below this exits the process; main.ts does. Errors become
- * exit codes here, once: usage 2, config 78, another instance 75, anything else 1.
+ * exit codes here, once: usage 2, config 78, another instance 75, not data_root's owner 77,
+ * anything else 1.
  */
 import { ConfigError } from "../config/config.ts";
 import { createLogger, describeError } from "../log/log.ts";
 import { LockHeldError } from "../queue/lock.ts";
+import { NotOwnerError, sudoCommand } from "../fs/owner.ts";
 import { versionLine } from "../version.ts";
 import { EXIT, UsageError } from "./args.ts";
 import { type CommandLine, parseCommandLine } from "./commands.ts";
@@ -68,6 +70,14 @@ export async function main(args: readonly string[]): Promise<number> {
     if (error instanceof LockHeldError) {
       logger.error(error.message);
       return EXIT.tempFail;
+    }
+    if (error instanceof NotOwnerError) {
+      // sudo drops the environment: a config named by $CIS490_CONFIG is named on the line.
+      const config = env("CIS490_CONFIG");
+      const named = args.some((a) => /^(-c|--config)(=|$)/.test(a) || /^-c./.test(a));
+      const rerun = config !== undefined && !named ? [...args, "--config", config] : args;
+      logger.error(`${error.message}; run it as the owner: ${sudoCommand(error.owner, rerun)}`);
+      return EXIT.noPerm;
     }
     logger.error(`unexpected failure: ${describeError(error)}`);
     return EXIT.failure;

@@ -13,6 +13,7 @@ import { META_FILE, readCommit } from "../episodes/preflight.ts";
 import { DONE_MARKER } from "../episodes/scan.ts";
 import { type Layout, layoutOf } from "../queue/layout.ts";
 import { withMovesLock } from "../queue/lock.ts";
+import { requireOwner } from "../fs/owner.ts";
 import { ensureLayout, removeOutboxFiles } from "../queue/moves.ts";
 import { quarantineReason, REASON_FILE } from "../queue/reason.ts";
 import { moveDirNoClobber, writeJsonAtomic } from "../fs/atomic.ts";
@@ -102,7 +103,11 @@ export async function drainUnstamped(
   const dryRun = options.dryRun ?? false;
   const now = options.now ?? Date.now;
   const report: DrainReport = { version: 1, dry_run: dryRun, quarantined: [], kept: [] };
-  if (!dryRun) await ensureLayout(layout);
+  if (!dryRun) {
+    // Before anything is created: a file another user made here would lock the service out.
+    await requireOwner(layout.dataRoot);
+    await ensureLayout(layout);
+  }
   for (const name of await listEpisodeDirs(layout.episodes)) {
     const dir = join(layout.episodes, name);
     const planned = await decideAt(dir);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fsyncDir } from "../fs/atomic.ts";
 import { type Layout, layoutOf } from "../queue/layout.ts";
 import { withMovesLock } from "../queue/lock.ts";
+import { requireOwner } from "../fs/owner.ts";
 import { listEpisodeDirs } from "./status.ts";
 
 /** The folder under `data_root` where pruned entries are removed. */
@@ -96,6 +97,8 @@ export async function pruneShipped(
     }));
     return report;
   }
+  // Before anything is created: a trash folder another user made would lock the service out.
+  await requireOwner(layout.dataRoot);
   const trash = join(layout.dataRoot, TRASH_DIR);
   await emptyTrash(trash);
   for (const entry of chosen) {

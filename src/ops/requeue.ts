@@ -11,6 +11,7 @@ import { opsTempDir } from "./_temp.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import { type Layout, layoutOf } from "../queue/layout.ts";
 import { withMovesLock } from "../queue/lock.ts";
+import { requireOwner } from "../fs/owner.ts";
 import { ensureLayout, removeOutboxFiles } from "../queue/moves.ts";
 import { REASON_FILE } from "../queue/reason.ts";
 import { listEpisodeDirs } from "./status.ts";
@@ -154,7 +155,11 @@ export async function requeue(
   const layout = typeof target === "string" ? layoutOf(target) : target;
   const dryRun = options.dryRun ?? false;
   const now = options.now ?? Date.now;
-  if (!dryRun) await ensureLayout(layout);
+  if (!dryRun) {
+    // Before anything is created: a file another user made here would lock the service out.
+    await requireOwner(layout.dataRoot);
+    await ensureLayout(layout);
+  }
   const entries = await readEntries(layout);
   const taken = new Set(await listAllNames(layout.episodes));
   const { steps, unknown } = planRequeue(entries, selection, taken);

@@ -10,8 +10,14 @@
  * The shipper takes its lock and writes its pid inside an exclusive moves section, and a second
  * shipper reads the pid inside one too, so it always finds the holder's pid written: without the
  * section, a racing reader sometimes read the file between the holder's lock and its write.
+ *
+ * Only `data_root`'s owner creates these files ({@linkcode requireOwner} runs before every
+ * exclusive section and the shipper's lock): a lock file `sudo` created belonged to root, and the
+ * service, unable to open it for writing, failed at every start. A shared section (a reader:
+ * `status`) never creates one, so it also works on a read-only mount.
  */
 import { OWN } from "../layout.ts";
+import { requireOwner } from "../fs/owner.ts";
 import { join } from "node:path";
 import type { Layout } from "./layout.ts";
 
@@ -48,14 +54,12 @@ export function movesLockPath(target: Layout | string): string {
   return join(dataRootOf(target), MOVES_LOCK_FILE);
 }
 
-/** Opens a lock file, creating it if we may; null when it is absent and we may not create it. */
+/**
+ * Opens the moves lock: a writer creates it when missing; a reader only opens what exists (read
+ * access is enough for flock(2)) and gets null when there is none.
+ */
 async function openLockFile(path: string, write: boolean): Promise<Deno.FsFile | null> {
-  try {
-    return await Deno.open(path, { read: true, write: true, create: true, mode: 0o640 });
-  } catch (error) {
-    if (write || !(error instanceof Deno.errors.PermissionDenied)) throw error;
-  }
-  // A reader without write access (an operator running `status`) can still lock shared.
+  if (write) return await Deno.open(path, { read: true, write: true, create: true, mode: 0o640 });
   try {
     return await Deno.open(path, { read: true });
   } catch (error) {
@@ -67,6 +71,7 @@ async function openLockFile(path: string, write: boolean): Promise<Deno.FsFile |
 /**
  * Runs `fn` inside a moves section of the data root: exclusive by default (waits for every other
  * section to end), or shared. Sections of one process nest only when all are shared.
+ * @throws {NotOwnerError} for an exclusive section, when the caller does not own the data root
  */
 export async function withMovesLock<T>(
   target: Layout | string,
@@ -74,8 +79,10 @@ export async function withMovesLock<T>(
   options: MovesLockOptions = {},
 ): Promise<T> {
   const shared = options.shared ?? false;
+  if (!shared) await requireOwner(dataRootOf(target));
   const file = await openLockFile(movesLockPath(target), !shared);
-  // No lock file and no right to create one: nobody with that right can be moving either.
+  // No lock file: no mover has run yet, and a mover that starts now is seen by the reader's
+  // own consistency check (listing twice).
   if (file === null) return await fn();
   try {
     await file.lock(!shared);
@@ -94,6 +101,7 @@ function parsePid(text: string): number | null {
  * Takes the shipper's exclusive lock on `lockFile` without waiting and writes our pid into it,
  * inside a moves section of `dataRoot`.
  * @throws {LockHeldError} when another process holds it, naming its pid.
+ * @throws {NotOwnerError} when the caller does not own the data root
  */
 export async function lockDataRoot(lockFile: string, dataRoot: string): Promise<DataRootLock> {
   return await withMovesLock(dataRoot, async () => {

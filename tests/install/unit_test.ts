@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { configKey } from "../../src/config/keys.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
+import { EXIT } from "../../src/cli/args.ts";
 
 const UNIT = fileURLToPath(new URL("../../packaging/cis490-ship.service", import.meta.url));
 const DOC = fileURLToPath(new URL("../../docs/install.md", import.meta.url));
@@ -43,7 +44,10 @@ Deno.test("cis490-ship.service holds the settings issue 7 asks for", async () =>
   const s = settings(await Deno.readTextFile(UNIT));
   const one = (key: string) => s.get(key)?.at(-1);
   assertEquals(one("Restart"), "always");
-  assertEquals(one("RestartPreventExitStatus"), "78");
+  // Neither a config error nor a data root the user does not own is fixed by restarting.
+  assertEquals(one("RestartPreventExitStatus"), `${EXIT.noPerm} ${EXIT.config}`);
+  // systemctl reload sends the SIGHUP the shipper reloads its config on.
+  assertEquals(one("ExecReload"), "/bin/kill -HUP $MAINPID");
   assertEquals(one("User"), "cis490");
   assertEquals(one("Group"), "cis490");
   assertEquals(one("ProtectSystem"), "strict");

@@ -6,8 +6,11 @@ import {
   lockDataRoot,
   LockHeldError,
   lockHolder,
+  movesLockPath,
   withMovesLock,
 } from "../../src/queue/lock.ts";
+import { NotOwnerError } from "../../src/fs/owner.ts";
+import { isRoot } from "../support/system_user.ts";
 
 Deno.test("lockDataRoot() names the holder's pid every time two start at once", async () => {
   // Before the moves section, 219 of 300 such races read an empty file: "pid unknown".
@@ -88,3 +91,28 @@ Deno.test("withMovesLock() releases the section when fn throws", async () => {
   await assertRejects(() => withMovesLock(tmp.path, () => Promise.reject(new Error("boom"))));
   assertEquals(await withMovesLock(tmp.path, () => 7), 7);
 });
+
+Deno.test("withMovesLock() shared never creates the lock file (status creates nothing)", async () => {
+  await using tmp = await tempDir();
+  assertEquals(await withMovesLock(tmp.path, () => 7, { shared: true }), 7);
+  assertEquals(await Deno.lstat(movesLockPath(tmp.path)).then(() => true, () => false), false);
+  await withMovesLock(tmp.path, () => {});
+  assertEquals(await withMovesLock(tmp.path, () => 8, { shared: true }), 8);
+});
+
+Deno.test(
+  "withMovesLock() exclusive and lockDataRoot() refuse a caller who does not own the data root, creating nothing",
+  {
+    ignore: !isRoot,
+  },
+  async () => {
+    await using tmp = await tempDir();
+    const root = join(tmp.path, "data");
+    await Deno.mkdir(root);
+    await Deno.chown(root, 3_999_999, 3_999_999);
+    await assertRejects(() => withMovesLock(root, () => {}), NotOwnerError);
+    await assertRejects(() => lockDataRoot(join(root, LOCK_FILE), root), NotOwnerError);
+    assertEquals(await withMovesLock(root, () => 9, { shared: true }), 9);
+    assertEquals([...Deno.readDirSync(root)], []);
+  },
+);
