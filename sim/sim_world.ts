@@ -56,6 +56,7 @@ export function simEpisodes(fs: SimFs): EpisodeSource {
       );
       return result;
     },
+    access: () => Promise.resolve(null),
     async key(dir) {
       return [
         await stamp(dir),
@@ -91,7 +92,7 @@ export function simEpisodes(fs: SimFs): EpisodeSource {
       };
       await walk("");
       const tree: Tree = { entries, totalBytes, ...(problem && { problem }) };
-      return { tree, meta: await readSimMeta(fs, dir), access: null };
+      return { tree, meta: await readSimMeta(fs, dir) };
     },
     async unaddressable(episodesDir) {
       const out = [];

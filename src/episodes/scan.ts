@@ -51,7 +51,11 @@ export async function scanEpisodes(episodesDir: string): Promise<ScanResult> {
       result.unaddressable.push(entry.name);
       continue;
     }
-    const marker = await Deno.lstat(join(path, DONE_MARKER)).catch(() => null);
+    // A marker the shipper may not even look at (a producer's umask 077) is not "incomplete":
+    // the episode goes on to the access check, which holds it with the fix.
+    const marker = await Deno.lstat(join(path, DONE_MARKER)).catch((error) =>
+      error instanceof Deno.errors.PermissionDenied ? { mtime: null } : null
+    );
     const episode: EpisodeDir = {
       name: entry.name,
       path,

@@ -122,8 +122,12 @@ function retryingCannotHelp(state: EpisodeState): boolean {
 
 async function takeStep(ctx: RunnerContext, id: string, dir: string): Promise<void> {
   const { world, outbox } = ctx;
-  const putBack = (await world.fs.lstat(join(dir, REASON_FILE)))?.isFile === true;
-  const claimed = await outbox.claim(id, await episodeKeyOf(world.fs, dir), putBack);
+  // Either lstat may be refused (a producer's umask 077): then nothing is known, and the
+  // access check holds the episode with its fix.
+  const putBack = (await world.fs.lstat(join(dir, REASON_FILE)).catch(() => null))?.isFile ===
+    true;
+  const key = await episodeKeyOf(world.fs, dir).catch(() => null);
+  const claimed = await outbox.claim(id, key, putBack);
   if (claimed.discarded) {
     ctx.log.info("outbox state belonged to an earlier episode under this id; discarded", {
       episode: id,
@@ -234,13 +238,6 @@ async function prepare(
   state: EpisodeState | null,
 ): Promise<void> {
   const { world, memory, config } = ctx;
-  const history = await setAsideReason(ctx.moves, dir, world.now());
-  if (history !== null) {
-    ctx.log.warn("episode was put back by hand with its quarantine reason; reason set aside", {
-      episode: id,
-      history,
-    });
-  }
   const key = await world.episodes.key(dir);
   const cached = memory.preflightCache.get(id);
   // While uploads cannot happen, a known-good episode is not walked again.
@@ -249,6 +246,17 @@ async function prepare(
     if (!early.go) return ctx.tally.queued(id, early.why, early.until);
     // The gate opened (or a probe fell to us) while we waited: give it back, walk, ask again.
     early.release();
+  }
+  // Held, not tried: an episode the shipper cannot read or move is never packed or sent
+  // (it would be sent and then stuck), and waits, loudly, for the fix it is logged with.
+  const access = cached?.key === key && cached.accessOk ? null : await world.episodes.access(dir);
+  if (access) return ctx.tally.held(id, access);
+  const history = await setAsideReason(ctx.moves, dir, world.now());
+  if (history !== null) {
+    ctx.log.warn("episode was put back by hand with its quarantine reason; reason set aside", {
+      episode: id,
+      history,
+    });
   }
   let inspection;
   try {
@@ -261,7 +269,6 @@ async function prepare(
     });
     return ctx.tally.queued(id, error.message, null);
   }
-  if (inspection.access) return ctx.tally.held(id, inspection.access);
   const verdict = preflight({
     name: id,
     meta: inspection.meta,
@@ -276,7 +283,7 @@ async function prepare(
       commit: verdict.commit,
     });
   }
-  memory.preflightCache.set(id, { key, commit: verdict.commit });
+  memory.preflightCache.set(id, { key, commit: verdict.commit, accessOk: true });
   // Nothing is packed while it could not be sent: a dead receiver must not fill the disk.
   const ticket = await ctx.admission.enter(id);
   if (!ticket.go) return ctx.tally.queued(id, ticket.why, ticket.until);

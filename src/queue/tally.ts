@@ -24,7 +24,7 @@ export interface QueueMemory {
   /** Outbox states this process wrote or read (`outbox.ts`). */
   states: Map<string, EpisodeState>;
   /** Preflight results by episode, keyed so a change to the episode is noticed. */
-  preflightCache: Map<string, { key: string; commit: string }>;
+  preflightCache: Map<string, { key: string; commit: string; accessOk: boolean }>;
   counters: Counters;
   /** Inodes of non-UTF-8 episode directories already reported (once per process). */
   unaddressableLogged: Set<string>;

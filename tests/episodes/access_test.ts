@@ -146,14 +146,8 @@ Deno.test(
         );
       }
 
-      // The operator runs the fix as given (as root already: without "sudo").
-      for (const problem of [moveless!, unreadable!]) {
-        const command = problem.fix.slice("sudo ".length, problem.fix.indexOf(" (or: "));
-        await sh("/bin/sh", ["-c", command]);
-      }
-      assertEquals(await problemsAs(svc, cliDir, data, [umask022, umask077]), [null, null]);
-
-      // ...and the shipper, as its user, ships all three and moves them.
+      // Before the fix, the shipper as its user ships what it can and holds the rest, sending
+      // nothing it could not then move, and says so with the fix (not "ready", not silence).
       const configPath = join(tmp.path, "lab-host.toml");
       const client = pki.client("lab-01");
       const files: Record<string, string> = {};
@@ -169,6 +163,23 @@ Deno.test(
         .replace(/client_key = .*\n/, `client_key = "${files.key}"\n`);
       await Deno.writeTextFile(configPath, config);
       await sh("chown", [`${svc.uid}:${svc.gid}`, configPath]);
+      const held = await runAs(svc, [cli.binary, "--once", "--config", configPath]);
+      assertEquals(held.code, EXIT.ok, held.stderr);
+      assertEquals(server.requests.map((r) => r.path.split("/").at(-1)), ["ep-002.tar.gz"]);
+      assertEquals(await names(join(data, "shipped")), ["ep-002"]);
+      for (const id of ["ep-022", "ep-077"]) {
+        assertMatch(held.stdout, new RegExp(`held, needs an operator: ${id}: .*fix: sudo setfacl`));
+        assertMatch(held.stderr, new RegExp(`episode held: .*episode=${id}`));
+      }
+
+      // The operator runs the fix as given (as root already: without "sudo").
+      for (const problem of [moveless!, unreadable!]) {
+        const command = problem.fix.slice("sudo ".length, problem.fix.indexOf(" (or: "));
+        await sh("/bin/sh", ["-c", command]);
+      }
+      assertEquals(await problemsAs(svc, cliDir, data, [umask022, umask077]), [null, null]);
+
+      // ...and the shipper, as its user, ships the other two and moves them.
       const pass = await runAs(svc, [cli.binary, "--once", "--config", configPath]);
       assertEquals(pass.code, EXIT.ok, pass.stderr);
       assertEquals(await names(join(data, "shipped")), ["ep-002", "ep-022", "ep-077"]);

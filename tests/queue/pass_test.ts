@@ -253,7 +253,11 @@ Deno.test("runPass() never strands the probe when the gate opens between two loo
         nextProbeAt: base + offset,
       },
     };
-    memory.preflightCache.set("ep-a", { key: await preflightKey(a), commit: COMMIT });
+    memory.preflightCache.set("ep-a", {
+      key: await preflightKey(a),
+      commit: COMMIT,
+      accessOk: true,
+    });
     let t = base;
     const summary = await runPass({
       config: lab.config,

@@ -10,7 +10,7 @@ import { makeQueueLab } from "../support/queue_lab.ts";
 import { scriptedReceiver } from "../support/scripted_receiver.ts";
 import { newMemory, runPass } from "../../src/queue/pass.ts";
 import { LOCAL_FAILURE_LIMIT } from "../../src/queue/transitions.ts";
-import { denoPacker } from "../../src/queue/world.ts";
+import { denoEpisodes, denoPacker } from "../../src/queue/world.ts";
 import { REASON_FILE } from "../../src/layout.ts";
 
 Deno.test("runPass() quarantines an episode re-created under a shipped id, naming both digests (invariant 5: only its own fault)", async () => {
@@ -155,13 +155,7 @@ Deno.test("runPass() holds an episode the shipper cannot read or move: nothing p
   const receiver = scriptedReceiver();
   const memory = newMemory();
   const access = { path: dir, problem: "not writable by the shipper", fix: "chmod g+w it" };
-  const episodes = {
-    ...(await import("../../src/queue/world.ts")).denoEpisodes,
-    inspect: async (d: string) => ({
-      ...(await (await import("../../src/queue/world.ts")).denoEpisodes.inspect(d)),
-      access,
-    }),
-  };
+  const episodes = { ...denoEpisodes(lab.layout), access: () => Promise.resolve(access) };
   for (let i = 0; i < 2; i++) {
     const summary = await runPass({
       config: lab.config,
