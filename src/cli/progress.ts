@@ -111,7 +111,8 @@ interface InFlight {
 
 function terminalColumns(): number {
   try {
-    return Deno.consoleSize().columns;
+    // A pseudo-terminal nobody sized reports 0 columns.
+    return Deno.consoleSize().columns || 120;
   } catch {
     return 120;
   }

@@ -75,6 +75,22 @@ async function stamps(layout: Layout): Promise<string[]> {
   );
 }
 
+/**
+ * How many entries of `dir` can be episodes (as `listEpisodeDirs` sees them), from one listing
+ * and nothing below it; no names kept, nothing sorted (at 100,000 entries that halves the cost).
+ */
+async function countEpisodeDirs(dir: string): Promise<number> {
+  let count = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory && !e.isSymlink && !e.name.startsWith(".")) count++;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return count;
+}
+
 /** Entries of `dir` that can be episodes, from the cache while the folder is unchanged. */
 async function countDir(dir: string, cache: SnapshotCache, now: number): Promise<number> {
   const info = await Deno.lstat(dir).catch(() => null);
@@ -82,7 +98,7 @@ async function countDir(dir: string, cache: SnapshotCache, now: number): Promise
   const key = stampOf(info);
   const cached = cache.dirs.get(dir);
   if (cached?.key === key) return cached.count;
-  const count = (await listEpisodeDirs(dir)).length;
+  const count = await countEpisodeDirs(dir);
   const changed = Math.max(info.mtime?.getTime() ?? now, info.ctime?.getTime() ?? now);
   if (changed < now - RACY_MS) cache.dirs.set(dir, { key, count });
   else cache.dirs.delete(dir);
