@@ -103,14 +103,18 @@ export async function statusJob(options: StatusJobOptions): Promise<StatusJobRow
     const passRuns: number[] = [];
     for (let run = 0; run < runs; run++) {
       say(`status job: run ${run + 1} of ${runs}`);
-      statusRuns.push(await time(async () => {
-        const out = await runCli(["status", "--json", "--config", configPath]);
-        if (out.code !== 0) throw new Error(`status failed: ${out.stderr.trim()}`);
-      }));
-      passRuns.push(await time(async () => {
-        const out = await runCli(["--once", "--config", configPath]);
-        if (out.code !== 0 && out.code !== 75) throw new Error(`--once failed: ${out.stderr}`);
-      }));
+      statusRuns.push(
+        await time(async () => {
+          const out = await runCli(["status", "--json", "--config", configPath]);
+          if (out.code !== 0) throw new Error(`status failed: ${out.stderr.trim()}`);
+        }),
+      );
+      passRuns.push(
+        await time(async () => {
+          const out = await runCli(["--once", "--config", configPath]);
+          if (out.code !== 0 && out.code !== 75) throw new Error(`--once failed: ${out.stderr}`);
+        }),
+      );
     }
     const { config } = await loadConfig(configPath);
     const cache = newSnapshotCache();

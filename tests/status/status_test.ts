@@ -10,8 +10,10 @@ import {
   stateOf,
   type StatusSnapshot,
 } from "../../src/status/status.ts";
+import { newMemory } from "../../src/queue/pass.ts";
 import {
   type DaemonStatus,
+  onceStatusOf,
   parseDaemonStatus,
   readDaemonStatus,
   writeDaemonStatus,
@@ -289,4 +291,23 @@ Deno.test("readStatusSnapshot() reports an episode whose state file cannot be re
   await Deno.mkdir(join(root, "outbox", "ep-1.state.json"), { recursive: true });
   const snap = await readStatusSnapshot(root, { hostId: "lab-01" });
   assertEquals(snap.episodes.map((e) => [e.name, e.outbox]), [["ep-1", null]]);
+});
+
+Deno.test("onceStatusOf() keeps what earlier runs learnt and adds up the counters", () => {
+  const memory = newMemory();
+  const fresh = onceStatusOf(null, memory, { pid: 7, now: NOW });
+  assertEquals([fresh.mode, fresh.last_success, fresh.counters.shipped], ["once", null, 0]);
+  const previous: DaemonStatus = { ...DAEMON, mode: "once" };
+  const idle = onceStatusOf(previous, memory, { pid: 7, now: NOW });
+  assertEquals(idle.last_success, DAEMON.last_success, "a run with nothing to do keeps it");
+  assertEquals(idle.last_error, DAEMON.last_error);
+  assertEquals(idle.counters, DAEMON.counters);
+  memory.lastSuccess = { at: NOW, episode: "ep-9" };
+  memory.counters.shipped = 2;
+  memory.counters.bytes_shipped = 10;
+  const busy = onceStatusOf(previous, memory, { pid: 7, now: NOW });
+  assertEquals(busy.last_success, { at: "2026-01-10T12:00:00.000Z", episode: "ep-9" });
+  assertEquals([busy.counters.shipped, busy.counters.bytes_shipped], [5, 4106]);
+  assertEquals([busy.pid, busy.updated_at], [7, "2026-01-10T12:00:00.000Z"]);
+  assertEquals(parseDaemonStatus(JSON.stringify(busy)), busy);
 });
