@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
 import type { Logger } from "../log/log.ts";
+import type { ProgressEvent } from "../queue/progress.ts";
 
 /** Exit codes (SPEC §5), the one place they are defined. */
 export const EXIT = {
@@ -18,7 +19,34 @@ export const EXIT = {
   noPerm: 77,
   /** EX_CONFIG: configuration error, or the collector refused our credentials or URL. */
   config: 78,
+  /** Stopped by SIGINT (Ctrl-C): 128 + 2, as a shell reports it. */
+  interrupted: 130,
+  /** Stopped by SIGTERM: 128 + 15. */
+  terminated: 143,
 } as const;
+
+/** The signals every command answers; SIGHUP is the service's reload. */
+export type StopSignal = "SIGINT" | "SIGTERM";
+
+/** The exit code of a command stopped by `signal`. */
+export function signalExitCode(signal: StopSignal): number {
+  return signal === "SIGINT" ? EXIT.interrupted : EXIT.terminated;
+}
+
+/**
+ * What SIGINT and SIGTERM do to a command. `abort`: its signal aborts at once and the process
+ * exits 130 / 143 as soon as the command has unwound, within {@linkcode ABORT_DEADLINE_MS} even
+ * if it is blocked (every data move survives kill -9, so stopping between two steps is safe).
+ * `graceful` (the service): no new work, an upload in flight gets `stop_grace_s`, exit 0.
+ */
+export type SignalPolicy = "abort" | "graceful";
+
+/**
+ * How long an aborted command may take to unwind before the process exits anyway. It bounds a
+ * wait nothing can cancel (a flock(2) another process holds); well under the second an operator
+ * expects after Ctrl-C.
+ */
+export const ABORT_DEADLINE_MS = 500;
 
 /** Log line format. */
 export type LogFormat = "text" | "json";
@@ -44,12 +72,16 @@ export interface CommandIo {
   now: () => number;
   /** Registers a SIGHUP listener; returns its removal. */
   onHangup?: (listener: () => void) => () => void;
+  /** Draws progress on a terminal; absent under journald or into a pipe. */
+  onProgress?: (event: ProgressEvent) => void;
 }
 
 /** A parsed command line, ready to run. */
 export interface Invocation {
   logFormat: LogFormat;
   verbose: boolean;
+  /** What SIGINT and SIGTERM do. @default {"abort"} */
+  signals?: SignalPolicy;
   run(io: CommandIo): Promise<number>;
 }
 
@@ -64,20 +96,40 @@ export interface CliCommand {
   parse(args: readonly string[], env: (name: string) => string | undefined): Invocation | "help";
 }
 
-/** An option of a command, as `node:util` parseArgs takes it. */
-export type OptionSpec = { type: "string" | "boolean"; short?: string };
+/**
+ * An option of a command: what `node:util` parseArgs needs, and what its help line says.
+ * `arg` names the value of a string option in the help (`PATH`).
+ */
+export type OptionSpec = { type: "string" | "boolean"; short?: string; arg?: string; doc?: string };
 
 /** Values of parsed options. */
 export type OptionValues = Record<string, string | boolean | undefined>;
 
 /** The options every shipper command takes. */
 export const CONFIG_OPTION: Record<string, OptionSpec> = {
-  config: { type: "string", short: "c" },
+  config: {
+    type: "string",
+    short: "c",
+    arg: "PATH",
+    doc: `shipper config (default: $CIS490_CONFIG, else ${DEFAULT_CONFIG_PATH})`,
+  },
 };
 /** `--log-format` and `-v`, for the long-running commands. */
 export const LOG_OPTIONS: Record<string, OptionSpec> = {
-  "log-format": { type: "string" },
-  verbose: { type: "boolean", short: "v" },
+  "log-format": {
+    type: "string",
+    arg: "FMT",
+    doc: "text (default) or json; one line per event on stderr",
+  },
+  verbose: { type: "boolean", short: "v", doc: "also log debug lines" },
+};
+/** `--json`, for the commands with a report. */
+export const JSON_OPTION: Record<string, OptionSpec> = {
+  json: { type: "boolean", doc: "print the report as one JSON document (version 1)" },
+};
+/** `--dry-run`, for the commands that change something. */
+export const DRY_RUN_OPTION: Record<string, OptionSpec> = {
+  "dry-run": { type: "boolean", doc: "print the plan, change nothing" },
 };
 
 /**
@@ -90,13 +142,19 @@ export function parseCommandArgs(
   options: Record<string, OptionSpec>,
   allowPositionals = false,
 ): { values: OptionValues; positionals: string[] } | "help" {
+  // parseArgs takes only what it knows; the help fields stay here.
+  const known = Object.fromEntries(
+    Object.entries(options).map((
+      [name, o],
+    ) => [name, o.short === undefined ? { type: o.type } : { type: o.type, short: o.short }]),
+  );
   let parsed;
   try {
     parsed = parseArgs({
       args: [...args],
       allowPositionals: true,
       strict: true,
-      options: { ...options, help: { type: "boolean", short: "h" } },
+      options: { ...known, help: { type: "boolean", short: "h" } },
     });
   } catch (error) {
     const first = (error as Error).message.split("\n")[0] ?? "invalid arguments";

@@ -2,14 +2,8 @@
 import { loadCollectorConfig } from "../collector/config.ts";
 import { startCollector } from "../collector/server.ts";
 import type { Logger } from "../log/log.ts";
-import {
-  type CliCommand,
-  EXIT,
-  LOG_OPTIONS,
-  logOptionsOf,
-  parseCommandArgs,
-  UsageError,
-} from "./args.ts";
+import { EXIT, LOG_OPTIONS, UsageError } from "./args.ts";
+import { defineCommand } from "./define_command.ts";
 
 /**
  * Runs the collector; returns the exit code.
@@ -33,35 +27,24 @@ export async function runCollector(
 }
 
 /** The `collector` command. */
-export const COLLECTOR_COMMAND: CliCommand = {
+export const COLLECTOR_COMMAND = defineCommand({
   name: "collector",
   summary: "run the reference collector",
-  help: `Usage: cis490-ship collector --config PATH [--log-format text|json] [-v]
-
+  usage: "cis490-ship collector --config PATH [--log-format text|json] [-v]",
+  description: `
 Runs the reference collector: HTTPS with required client certificates, optional bearer token,
 commit gate, duplicate detection, digest and length verification, atomic storage under
 <store_dir>/<host_id>/<episode_id>.tar.gz with a JSON sidecar. Prints "listening on URL" on
-stdout once ready; stops on SIGTERM or SIGINT. The config keys are in the README.
-
-Options:
-  -c, --config PATH      collector config (required)
-      --log-format FMT   text (default) or json
-  -v, --verbose          also log debug lines
-
-Examples:
-  cis490-ship collector --config /etc/cis490/collector.toml
-`,
-  parse(args) {
-    const parsed = parseCommandArgs("collector", args, {
-      config: { type: "string", short: "c" },
-      ...LOG_OPTIONS,
-    });
-    if (parsed === "help") return "help";
-    const configPath = parsed.values.config;
-    if (typeof configPath !== "string") throw new UsageError("needs --config PATH", "collector");
-    return {
-      ...logOptionsOf(parsed.values),
-      run: (io) => runCollector({ configPath }, io),
-    };
+stdout once ready; stops on SIGTERM or SIGINT (requests in flight end first), exit 0. The config
+keys are in the README.`,
+  options: {
+    config: { type: "string", short: "c", arg: "PATH", doc: "collector config (required)" },
+    ...LOG_OPTIONS,
   },
-};
+  examples: [["cis490-ship collector --config /etc/cis490/collector.toml"]],
+  parse({ values }) {
+    const configPath = values.config;
+    if (typeof configPath !== "string") throw new UsageError("needs --config PATH");
+    return { signals: "graceful", run: (io) => runCollector({ configPath }, io) };
+  },
+});

@@ -4,6 +4,7 @@ import { VERSION } from "../version.ts";
 import { type CliCommand, type Invocation, UsageError } from "./args.ts";
 import { CHECK_COMMAND } from "./check.ts";
 import { COLLECTOR_COMMAND } from "./collector.ts";
+import { CONFIRM_COMMAND } from "./confirm.ts";
 import { PRUNE_COMMAND } from "./prune.ts";
 import { QUARANTINE_UNSTAMPED_COMMAND } from "./quarantine_unstamped.ts";
 import { REQUEUE_COMMAND } from "./requeue.ts";
@@ -18,6 +19,7 @@ export const COMMANDS: readonly CliCommand[] = [
   QUARANTINE_UNSTAMPED_COMMAND,
   REQUEUE_COMMAND,
   PRUNE_COMMAND,
+  CONFIRM_COMMAND,
   COLLECTOR_COMMAND,
 ];
 
@@ -37,17 +39,21 @@ Every command but collector reads the shipper config: --config PATH, else $CIS49
 ${DEFAULT_CONFIG_PATH}.
 
 Exit codes:
-  0   success
-  1   unexpected failure; requeue refused or did not find an episode
+  0   success; the service or the collector stopped on SIGTERM/SIGINT
+  1   unexpected failure; requeue refused or did not find an episode;
+      confirm found no mark
   2   usage error
   75  --once left episodes queued (transient failures, backoff); another
       cis490-ship holds the data root; check cannot reach the collector
   77  the command would change the data root and you do not own it (sudo):
       run it as the owner, as the message says (sudo -u <owner> cis490-ship …)
   78  configuration error, or the collector refused our credentials or URL
+  130 stopped by Ctrl-C (SIGINT); 143 stopped by SIGTERM (every command but
+      the service and the collector, which stop gracefully with 0)
 
 Examples:
   cis490-ship --once
+  cis490-ship --once --dry-run
   cis490-ship status
   cis490-ship requeue --all --dry-run
 `;

@@ -1,48 +1,42 @@
-/** `cis490-ship prune [--dry-run]`: remove shipped/ entries older than keep_local_for_days. */
-import { formatPrune, pruneShipped } from "../ops/prune.ts";
-import { type CliCommand, CONFIG_OPTION, configPathOf, EXIT, parseCommandArgs } from "./args.ts";
+/** `cis490-ship prune [--dry-run] [--json]`: remove shipped/ entries older than keep_local_for_days. */
+import { formatPrune, pruneShipped } from "../retention/prune.ts";
+import { CONFIG_OPTION, configPathOf, DRY_RUN_OPTION, EXIT, JSON_OPTION } from "./args.ts";
+import { defineCommand } from "./define_command.ts";
 import { loadShipperConfig } from "./_load.ts";
 
 /** The `prune` command. */
-export const PRUNE_COMMAND: CliCommand = {
+export const PRUNE_COMMAND = defineCommand({
   name: "prune",
   summary: "remove shipped/ entries older than retention.keep_local_for_days",
-  help: `Usage: cis490-ship prune [--config PATH] [--dry-run]
-
+  description: `
 Removes shipped/<id>/ entries shipped more than retention.keep_local_for_days ago (the time of
-the rename into shipped/, the directory's ctime). Each is first renamed into
-<data_root>/.cis490-ship.trash/ and removed there, so a crash never leaves a half-deleted episode
-in shipped/; the next prune empties the trash. Safe while the daemon runs.
-
-Options:
-  -c, --config PATH   shipper config (default: $CIS490_CONFIG, else /etc/cis490/lab-host.toml)
-      --dry-run       print what would be removed, change nothing
-
-Examples:
-  cis490-ship prune --dry-run
-  cis490-ship prune
-`,
-  parse(args, env) {
-    const parsed = parseCommandArgs("prune", args, {
-      ...CONFIG_OPTION,
-      "dry-run": { type: "boolean" },
-    });
-    if (parsed === "help") return "help";
-    const configPath = configPathOf(parsed.values, env);
-    const dryRun = parsed.values["dry-run"] === true;
+the rename into shipped/, the directory's ctime), and prints the size of each. Each is first
+renamed into <data_root>/.cis490-ship.trash/ and removed there, so a crash never leaves a
+half-deleted episode in shipped/; the next prune empties the trash. An entry the collector never
+confirmed holding (a 409 without a digest) is kept until "cis490-ship confirm". Safe while the
+service runs; Ctrl-C stops it between two entries (exit 130).`,
+  options: { ...CONFIG_OPTION, ...DRY_RUN_OPTION, ...JSON_OPTION },
+  examples: [
+    ["cis490-ship prune --dry-run", "what would go, with sizes"],
+    ["cis490-ship prune --json | jq '[.pruned[].bytes] | add'"],
+  ],
+  parse({ values }, env) {
+    const configPath = configPathOf(values, env);
+    const dryRun = values["dry-run"] === true;
+    const json = values.json === true;
     return {
-      logFormat: "text",
-      verbose: false,
       run: async (io) => {
         const { config } = await loadShipperConfig(configPath, io);
         const report = await pruneShipped(config.dataRoot, {
           keepLocalForDays: config.keepLocalForDays,
           dryRun,
           now: io.now,
+          signal: io.signal,
         });
-        for (const line of formatPrune(report)) io.stdout(line);
+        if (json) io.stdout(JSON.stringify(report, null, 2));
+        else for (const line of formatPrune(report)) io.stdout(line);
         return EXIT.ok;
       },
     };
   },
-};
+});

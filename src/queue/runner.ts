@@ -40,14 +40,9 @@ import {
   retryScheduled,
 } from "./transitions.ts";
 import type { QueueWorld } from "./world.ts";
+import type { ProgressEvent } from "./progress.ts";
 
-/** Operator progress: bytes packed or uploaded of the episode in flight. */
-export interface ProgressEvent {
-  phase: "pack" | "upload";
-  episode: string;
-  doneBytes: number;
-  totalBytes: number;
-}
+export type { ProgressEvent };
 
 /** What every episode's turn shares within one pass. */
 export interface RunnerContext {
@@ -322,6 +317,17 @@ async function pack(
   }
   const temp = outbox.tempTarballPath(id, compression);
   const started = performance.now();
+  const total = tree.totalBytes;
+  let packedBytes = 0;
+  const progress = (doneBytes: number, ended = false) =>
+    ctx.onProgress?.({
+      phase: "pack",
+      episode: id,
+      doneBytes,
+      totalBytes: total,
+      ...(ended && { ended }),
+    });
+  progress(0);
   let result;
   try {
     result = await world.packer.pack({
@@ -338,11 +344,11 @@ async function pack(
           path,
         }),
       ...(ctx.onProgress && {
-        onProgress: (doneBytes: number) =>
-          ctx.onProgress!({ phase: "pack", episode: id, doneBytes, totalBytes: tree.totalBytes }),
+        onProgress: (doneBytes: number) => progress(packedBytes = doneBytes),
       }),
     });
   } catch (error) {
+    progress(packedBytes, true);
     await outbox.dropTemp(temp);
     if (ctx.abortSignal?.aborted) {
       ctx.tally.queued(id, "stopping", null);
@@ -364,6 +370,7 @@ async function pack(
     commit,
     packed_at: new Date(world.now()).toISOString(),
   });
+  if (packedBytes < total) progress(total);
   try {
     await outbox.commitPacked(next, temp);
   } catch (error) {
@@ -453,7 +460,16 @@ async function send(
   let state = initial;
   const parcel = parcelOf(ctx, state);
   const started = performance.now();
-  ctx.onProgress?.({ phase: "upload", episode: id, doneBytes: 0, totalBytes: parcel.size });
+  let sentBytes = 0;
+  const progress = (doneBytes: number, ended = false) =>
+    ctx.onProgress?.({
+      phase: "upload",
+      episode: id,
+      doneBytes,
+      totalBytes: parcel.size,
+      ...(ended && { ended }),
+    });
+  progress(0);
   const answer = await world.receiver.send(parcel, {
     ...(ctx.abortSignal && { signal: ctx.abortSignal }),
     ...(state.resume !== undefined && { resume: state.resume }),
@@ -462,16 +478,13 @@ async function send(
       await outbox.write("resume", state);
     },
     ...(ctx.onProgress && {
-      onProgress: (doneBytes: number) =>
-        ctx.onProgress!({ phase: "upload", episode: id, doneBytes, totalBytes: parcel.size }),
+      onProgress: (doneBytes: number) => progress(sentBytes = doneBytes),
     }),
   });
-  ctx.onProgress?.({
-    phase: "upload",
-    episode: id,
-    doneBytes: parcel.size,
-    totalBytes: parcel.size,
-  });
+  // Stored or already there: the body went whole. Anything else ends the phase where it was.
+  if (answer.class === "stored" || answer.class === "duplicate") {
+    if (sentBytes < parcel.size) progress(parcel.size);
+  } else if (sentBytes < parcel.size) progress(sentBytes, true);
   const now = world.now();
   const action = decide(answer, {
     attempts: state.attempts,

@@ -7,7 +7,7 @@
 import type { Config } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
 import type { Receiver } from "../upload/receiver.ts";
-import { putReceiver } from "../upload/_put_receiver.ts";
+import { createReceiver } from "../upload/create_receiver.ts";
 import { newMemory, type PassSummary, type QueueMemory, runPass } from "./pass.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { QueueWorld } from "./world.ts";
@@ -204,7 +204,7 @@ export class Service {
     if (stop.aborted) onStop();
     else stop.addEventListener("abort", onStop, { once: true });
     // One receiver (one connection pool) for as long as the config holds.
-    this.#receiver ??= (this.options.receiver ?? ((c: Config) => putReceiver(c)))(this.#config);
+    this.#receiver ??= (this.options.receiver ?? createReceiver)(this.#config);
     try {
       return await runPass({
         config: this.#config,

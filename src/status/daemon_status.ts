@@ -1,7 +1,8 @@
 /**
- * `<data_root>/.cis490-ship.status.json`: what the daemon knows that the disk does not show (pause,
- * last success and error, counters). The daemon writes it atomically after each pass; `status`
- * and the metrics read it.
+ * `<data_root>/.cis490-ship.status.json`: what the shipper knows that the disk does not show
+ * (pause, last success and error, counters). The service writes it atomically after each pass,
+ * and so does every `--once` run (cron is as visible as the service); `status` and the metrics
+ * read it.
  */
 import { OWN } from "../layout.ts";
 import { join } from "node:path";
@@ -22,6 +23,8 @@ export type DaemonCounters = Counters;
 export interface DaemonStatus {
   version: 1;
   pid: number;
+  /** Who wrote it: the service, or a `--once` run. Absent in files from before 0.3: the service. */
+  mode?: "service" | "once";
   updated_at: string;
   paused: null | { why: PauseWhy; message: string; since: string; next_probe_at: string | null };
   last_success: null | { at: string; episode: string };
@@ -67,6 +70,7 @@ export function parseDaemonStatus(text: string): DaemonStatus | null {
   if (s !== null && !(isObject(s) && isTime(s.at) && typeof s.episode === "string")) return null;
   const e = v.last_error;
   if (e !== null && !(isObject(e) && isTime(e.at) && typeof e.message === "string")) return null;
+  if (v.mode !== undefined && v.mode !== "service" && v.mode !== "once") return null;
   const c = v.counters;
   if (!isObject(c) || !COUNTERS.every((k) => Number.isSafeInteger(c[k]) && (c[k] as number) >= 0)) {
     return null;
@@ -96,12 +100,13 @@ export function writeDaemonStatus(dataRoot: string, status: DaemonStatus): Promi
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The status the daemon writes for its memory at `now`. Pure. */
+/** The status the service writes for its memory at `now`. Pure. */
 export function daemonStatusOf(memory: QueueMemory, pid: number, now: number): DaemonStatus {
   const p = memory.gate.paused;
   return {
     version: 1,
     pid,
+    mode: "service",
     updated_at: iso(now),
     paused: p
       ? { why: p.why, message: p.message, since: iso(p.since), next_probe_at: iso(p.nextProbeAt) }
@@ -113,5 +118,27 @@ export function daemonStatusOf(memory: QueueMemory, pid: number, now: number): D
       ? { at: iso(memory.lastError.at), message: memory.lastError.message }
       : null,
     counters: { ...memory.counters },
+  };
+}
+
+/**
+ * The status a `--once` run writes: what it learnt, over what the file held before. A run that
+ * had nothing to do keeps the last success and error; counters add up across runs, so they only
+ * grow between two service starts. Pure.
+ */
+export function onceStatusOf(
+  previous: DaemonStatus | null,
+  memory: QueueMemory,
+  options: { pid: number; now: number },
+): DaemonStatus {
+  const run = daemonStatusOf(memory, options.pid, options.now);
+  const counters = { ...run.counters };
+  if (previous) { for (const k of COUNTERS) counters[k] += previous.counters[k]; }
+  return {
+    ...run,
+    mode: "once",
+    last_success: run.last_success ?? previous?.last_success ?? null,
+    last_error: run.last_error ?? previous?.last_error ?? null,
+    counters,
   };
 }

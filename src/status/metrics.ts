@@ -1,6 +1,7 @@
 /**
  * The Prometheus textfile for node_exporter's textfile collector: rendered from the status report
- * and the daemon's counters (pure), written atomically with mode 0644 so node_exporter can read it.
+ * and the shipper's counters (pure), written atomically with mode 0644 so node_exporter can read
+ * it. Nothing in it needs a walk of `shipped/` or `quarantine/` (their bytes are not measured).
  */
 import { writeFileAtomic } from "../fs/atomic.ts";
 import type { DaemonCounters } from "./daemon_status.ts";
@@ -17,7 +18,9 @@ export interface MetricsInput {
   /** The client certificate's notAfter (ms), or null without one. */
   clientCertNotAfter: number | null;
   /** Age of the oldest complete, unshipped episode (s), or null. */
-  oldestReadyAgeS: number | null;
+  oldestUnshippedAgeS: number | null;
+  /** Shipped episodes the collector never confirmed holding. */
+  unconfirmed: number;
 }
 
 /** The metrics input of a status report. */
@@ -31,7 +34,8 @@ export function metricsInputOf(
     lastSuccessAt: report.last_success ? Date.parse(report.last_success.at) : null,
     paused: report.paused !== null,
     clientCertNotAfter,
-    oldestReadyAgeS: report.oldest_ready?.age_s ?? null,
+    oldestUnshippedAgeS: report.oldest_unshipped?.age_s ?? null,
+    unconfirmed: report.unconfirmed.count,
   };
 }
 
@@ -57,18 +61,37 @@ export function renderMetrics(input: MetricsInput): string {
     ...family(
       "backlog_bytes",
       "gauge",
-      "Bytes of episode files by state.",
-      STATES.map((s) => `${P}_backlog_bytes{state="${s}"} ${input.states[s].bytes}`),
+      "Bytes of episode files by state (episodes/ only: shipped/ and quarantine/ are not walked).",
+      STATES.flatMap((s) => {
+        const bytes = input.states[s].bytes;
+        return bytes === null ? [] : [`${P}_backlog_bytes{state="${s}"} ${bytes}`];
+      }),
     ),
-    ...family("uploads_total", "counter", "Upload outcomes since the daemon started.", [
-      `${P}_uploads_total{outcome="shipped"} ${c.shipped}`,
-      `${P}_uploads_total{outcome="duplicate"} ${c.duplicates}`,
-      `${P}_uploads_total{outcome="quarantined"} ${c.quarantined}`,
-      `${P}_uploads_total{outcome="failed"} ${c.failed_attempts}`,
-    ]),
-    ...family("shipped_bytes_total", "counter", "Tarball bytes shipped since the daemon started.", [
-      `${P}_shipped_bytes_total ${c.bytes_shipped}`,
-    ]),
+    ...family(
+      "unconfirmed_episodes",
+      "gauge",
+      "Shipped episodes the collector never confirmed holding (a 409 without a digest).",
+      [`${P}_unconfirmed_episodes ${input.unconfirmed}`],
+    ),
+    ...family(
+      "uploads_total",
+      "counter",
+      "Upload outcomes (service: since it started; --once: summed over runs).",
+      [
+        `${P}_uploads_total{outcome="shipped"} ${c.shipped}`,
+        `${P}_uploads_total{outcome="duplicate"} ${c.duplicates}`,
+        `${P}_uploads_total{outcome="quarantined"} ${c.quarantined}`,
+        `${P}_uploads_total{outcome="failed"} ${c.failed_attempts}`,
+      ],
+    ),
+    ...family(
+      "shipped_bytes_total",
+      "counter",
+      "Tarball bytes shipped (counted as uploads_total).",
+      [
+        `${P}_shipped_bytes_total ${c.bytes_shipped}`,
+      ],
+    ),
     ...family("paused", "gauge", "1 while uploads are paused for the whole host.", [
       `${P}_paused ${input.paused ? 1 : 0}`,
     ]),
@@ -80,10 +103,10 @@ export function renderMetrics(input: MetricsInput): string {
       ]),
     );
   }
-  if (input.oldestReadyAgeS !== null) {
+  if (input.oldestUnshippedAgeS !== null) {
     lines.push(
-      ...family("oldest_ready_age_seconds", "gauge", "Age of the oldest unshipped episode.", [
-        `${P}_oldest_ready_age_seconds ${input.oldestReadyAgeS}`,
+      ...family("oldest_unshipped_age_seconds", "gauge", "Age of the oldest unshipped episode.", [
+        `${P}_oldest_unshipped_age_seconds ${input.oldestUnshippedAgeS}`,
       ]),
     );
   }

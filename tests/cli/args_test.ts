@@ -1,5 +1,11 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
-import { configPathOf, EXIT, parseCommandArgs, UsageError } from "../../src/cli/args.ts";
+import {
+  configPathOf,
+  EXIT,
+  parseCommandArgs,
+  signalExitCode,
+  UsageError,
+} from "../../src/cli/args.ts";
 import { COMMANDS, MAIN_HELP, parseCommandLine } from "../../src/cli/commands.ts";
 import { DEFAULT_CONFIG_PATH } from "../../src/config/config.ts";
 
@@ -56,8 +62,11 @@ Deno.test("parseCommandLine() accepts each command's own options", () => {
     ["check", "--offline"],
     ["quarantine-unstamped", "--dry-run", "--json"],
     ["requeue", "ep-1", "ep-2", "--dry-run"],
-    ["requeue", "--all"],
+    ["requeue", "--all", "--json"],
     ["prune", "--dry-run", "-c", "c.toml"],
+    ["prune", "--json"],
+    ["confirm", "--all", "--dry-run", "--json"],
+    ["--once", "--dry-run"],
     ["collector", "--config", "c.toml", "--log-format", "json"],
   ];
   for (const args of ok) assertEquals(parseCommandLine(args, noEnv).kind, "invoke", args.join(" "));
@@ -71,11 +80,11 @@ Deno.test("parseCommandLine() rejects options where they mean nothing, naming th
     [["--log-format", "xml"], /^--log-format must be "text" or "json", got "xml"$/, undefined],
     [["run", "extra"], /^unexpected argument "extra"$/, "run"],
     [["status", "--dry-run"], /^Unknown option '--dry-run'/, "status"],
-    [["prune", "--json"], /^Unknown option '--json'/, "prune"],
-    [["requeue", "--json", "--all"], /^Unknown option '--json'/, "requeue"],
-    [["check", "--json"], /^Unknown option '--json'/, "check"],
+    [["prune", "--all"], /^Unknown option '--all'/, "prune"],
     [["status", "-v"], /^Unknown option '-v'/, "status"],
-    [["run", "--dry-run"], /^Unknown option '--dry-run'/, "run"],
+    [["run", "--dry-run"], /^--dry-run goes with --once$/, "run"],
+    [["--dry-run"], /^--dry-run goes with --once$/, undefined],
+    [["confirm"], /^give names or --all$/, "confirm"],
     [["requeue"], /^give episode ids or --all$/, "requeue"],
     [["requeue", "--all", "ep-1"], /^give episode ids or --all, not both$/, "requeue"],
     [["prune", "ep-1"], /^unexpected argument "ep-1"$/, "prune"],
@@ -91,4 +100,34 @@ Deno.test("parseCommandLine() rejects options where they mean nothing, naming th
 Deno.test("parseCommandArgs() returns help for -h and --help", () => {
   assertEquals(parseCommandArgs("x", ["-h"], {}), "help");
   assertEquals(parseCommandArgs("x", ["--help"], { json: { type: "boolean" } }), "help");
+});
+
+Deno.test("parseCommandLine() gives the service and the collector a graceful stop, every other command an abort", () => {
+  const policy = (args: string[]) => {
+    const line = parseCommandLine(args, noEnv);
+    // Main's default for a command that does not say: abort.
+    return line.kind === "invoke" ? line.invocation.signals ?? "abort" : null;
+  };
+  assertEquals(policy([]), "graceful");
+  assertEquals(policy(["run"]), "graceful");
+  assertEquals(policy(["collector", "-c", "c.toml"]), "graceful");
+  for (
+    const args of [["--once"], ["status"], ["check"], ["prune"], ["requeue", "--all"], [
+      "quarantine-unstamped",
+    ], ["confirm", "--all"]]
+  ) assertEquals(policy(args), "abort", args.join(" "));
+  assertEquals(signalExitCode("SIGINT"), 130);
+  assertEquals(signalExitCode("SIGTERM"), 143);
+});
+
+Deno.test("every command's help lists each of its options with what it does", () => {
+  // check builds its help by hand (until it is declared with defineCommand too).
+  for (const command of COMMANDS.filter((c) => c.name !== "check")) {
+    const options = command.help.split("\nOptions:\n")[1]?.split("\n\n")[0] ?? "";
+    for (const line of options.split("\n")) {
+      assertMatch(line, /^ {2}(-\w, | {4})--[\w-]+( [A-Z|]+)? {3,}\S/, `${command.name}: ${line}`);
+    }
+    assertMatch(options, /--help +show this help/, command.name);
+  }
+  assertMatch(COMMANDS.find((c) => c.name === "prune")!.help, /^ {6}--json {3,}print the report/m);
 });

@@ -22,20 +22,25 @@ Deno.test("status --json reports a versioned document that adds up; status print
   const run = await runCli(["status", "--json", "--config", lab.configPath]);
   assertEquals(run.code, EXIT.ok, run.stderr);
   const report: StatusReport = JSON.parse(run.stdout);
-  assertEquals(report.version, 1);
+  assertEquals(report.version, 2);
   assertEquals(report.host_id, "lab-01");
   assertEquals(report.data_root, lab.dataRoot);
-  assertEquals(report.daemon, { running: false, pid: null, status_updated_at: null });
+  assertEquals(report.daemon, {
+    running: false,
+    pid: null,
+    status_updated_at: null,
+    status_written_by: null,
+  });
   assertEquals(
     Object.fromEntries(Object.entries(report.states).map(([k, v]) => [k, v.count])),
-    { incomplete: 1, ready: 1, packed: 0, waiting: 0, shipped: 1, quarantined: 1 },
+    { incomplete: 1, ready: 1, rejected: 0, packed: 0, waiting: 0, shipped: 1, quarantined: 1 },
   );
   assertEquals(report.total.count, 4);
-  assertEquals(report.oldest_ready?.episode, "ep-ready");
+  assertEquals(report.oldest_unshipped?.episode, "ep-ready");
   const text = await runCli(["status", "--config", lab.configPath]);
   assertEquals(text.code, EXIT.ok);
   assertMatch(text.stdout, /^daemon: not running$/m);
-  assertMatch(text.stdout, /^ {2}ready +1 +\d+ B +complete, not packed yet$/m);
+  assertMatch(text.stdout, /^ {2}ready +1 +\d+ B +complete, preflight passes, not packed yet$/m);
   assertMatch(text.stdout, /^oldest unshipped: ep-ready, complete for \d+s/m);
 });
 
@@ -70,13 +75,13 @@ Deno.test("quarantine-unstamped, requeue and prune report and exit as documented
   assertEquals(prune.code, EXIT.ok);
   assertEquals(
     prune.stdout,
-    "would prune 0, kept 0 (keep_local_for_days = 7) (dry run: nothing changed)\n",
+    "would prune 0 (0 B), kept 0 (keep_local_for_days = 7) (dry run: nothing changed)\n",
   );
-  const usage = await runCli(["prune", "--json", ...args]);
+  const usage = await runCli(["prune", "--all", ...args]);
   assertEquals(usage.code, EXIT.usage);
   assertEquals(
     usage.stderr,
-    "cis490-ship prune: Unknown option '--json'\nRun \"cis490-ship prune --help\" for usage.\n",
+    "cis490-ship prune: Unknown option '--all'\nRun \"cis490-ship prune --help\" for usage.\n",
   );
 });
 

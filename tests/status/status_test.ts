@@ -10,23 +10,25 @@ import {
   stateOf,
   type StatusSnapshot,
 } from "../../src/status/status.ts";
+import { newMemory } from "../../src/queue/pass.ts";
 import {
   type DaemonStatus,
+  onceStatusOf,
   parseDaemonStatus,
   readDaemonStatus,
   writeDaemonStatus,
 } from "../../src/status/daemon_status.ts";
-import { readStatusSnapshot } from "../../src/ops/status.ts";
+import { newSnapshotCache, readStatusSnapshot } from "../../src/status/snapshot.ts";
 
 const NOW = Date.UTC(2026, 0, 10, 12, 0, 0);
 
 function ep(name: string, fields: Partial<EpisodeSnapshot> = {}): EpisodeSnapshot {
   return {
     name,
-    place: "episodes",
     complete: true,
     completedAt: NOW - 60_000,
     bytes: 100,
+    rejected: null,
     outbox: null,
     packed: false,
     ...fields,
@@ -61,8 +63,8 @@ Deno.test("stateOf() puts each episode in exactly one state", () => {
     [ep("d", { packed: true, outbox: due }), "packed"],
     [ep("e", { packed: true, outbox: waiting }), "waiting"],
     [ep("f", { packed: false, outbox: waiting }), "waiting"],
-    [ep("g", { place: "shipped", complete: false }), "shipped"],
-    [ep("h", { place: "quarantine", complete: false }), "quarantined"],
+    [ep("g", { rejected: "meta.json is missing" }), "rejected"],
+    [ep("h", { rejected: "too big", packed: true, outbox: due }), "packed"],
   ];
   for (const [e, state] of cases) assertEquals(stateOf(e, NOW), state, e.name);
 });
@@ -79,8 +81,10 @@ function snapshot(daemon: DaemonStatus | null, holder: { pid: number | null } | 
       }),
       ep("w2", { outbox: { attempts: 1, nextAttemptAt: NOW + 30_000, lastError: "reset" } }),
       ep("run", { complete: false, completedAt: null, bytes: 5 }),
-      ep("s", { place: "shipped", complete: false, completedAt: null }),
     ],
+    shipped: 1,
+    quarantined: 0,
+    unconfirmed: 0,
     outboxBytes: 777,
     holder,
     daemon,
@@ -93,13 +97,14 @@ Deno.test("buildStatus() adds up counts and bytes and reports oldest, next retry
   assertEquals(report.states, {
     incomplete: { count: 1, bytes: 5 },
     ready: { count: 1, bytes: 1000 },
+    rejected: { count: 0, bytes: 0 },
     packed: { count: 0, bytes: 0 },
     waiting: { count: 2, bytes: 200 },
-    shipped: { count: 1, bytes: 100 },
-    quarantined: { count: 0, bytes: 0 },
+    shipped: { count: 1, bytes: null },
+    quarantined: { count: 0, bytes: null },
   });
-  assertEquals(report.total, { count: 5, bytes: 1305 });
-  assertEquals(report.oldest_ready, {
+  assertEquals(report.total, { count: 5, bytes: 1205 });
+  assertEquals(report.oldest_unshipped, {
     episode: "old",
     completed_at: "2026-01-10T10:57:55.000Z",
     age_s: 3725,
@@ -110,10 +115,15 @@ Deno.test("buildStatus() adds up counts and bytes and reports oldest, next retry
     attempts: 1,
     last_error: "reset",
   });
+  assertEquals(report.waiting.map((w) => [w.episode, w.attempts, w.last_error]), [
+    ["w2", 1, "reset"],
+    ["w1", 3, "HTTP 503"],
+  ]);
   assertEquals(report.daemon, {
     running: true,
     pid: 4242,
     status_updated_at: "2026-01-10T11:59:58.000Z",
+    status_written_by: "service",
   });
   assertEquals(report.paused, DAEMON.paused);
   assertEquals(report.counters, DAEMON.counters);
@@ -126,8 +136,11 @@ Deno.test("buildStatus() adds up counts and bytes and reports oldest, next retry
     "states",
     "total",
     "outbox_bytes",
-    "oldest_ready",
+    "oldest_unshipped",
     "next_retry",
+    "waiting",
+    "rejected",
+    "unconfirmed",
     "paused",
     "last_success",
     "last_error",
@@ -150,17 +163,49 @@ Deno.test("formatStatus() prints a readable report", () => {
     "uploads PAUSED (collector-down) since 2026-01-10T11:00:00.000Z: HTTP 503; next probe 2026-01-10T12:05:00.000Z",
   ]);
   assertEquals(lines[3], "  incomplete        1         5 B  no done.marker yet");
-  assertEquals(lines[6], "  waiting           2       200 B  backing off after a failed attempt");
-  assertEquals(lines[9], "  total             5     1.3 KiB  (outbox tarballs: 777 B)");
-  assertEquals(lines.slice(10), [
+  assertEquals(lines[7], "  waiting           2       200 B  backing off after a failed attempt");
+  assertEquals(lines[8], "  shipped           1           -  in shipped/");
+  assertEquals(
+    lines[10],
+    "  total             5     1.2 KiB  (episodes/ only; outbox tarballs: 777 B)",
+  );
+  assertEquals(lines.slice(11), [
     "oldest unshipped: old, complete for 1h 2m (since 2026-01-10T10:57:55.000Z)",
-    "next retry: w2 at 2026-01-10T12:00:30.000Z (after 1 failed attempts: reset)",
+    "next retry: w2 at 2026-01-10T12:00:30.000Z (after 1 failed attempt: reset)",
+    "waiting, with each one's last error:",
+    "  w2: 1 failed attempt, next at 2026-01-10T12:00:30.000Z: reset",
+    "  w1: 3 failed attempts, next at 2026-01-10T12:01:30.000Z: HTTP 503",
+    "unconfirmed: none",
     "last success: ep-0 at 2026-01-10T10:00:00.000Z",
     "last error: HTTP 503 at 2026-01-10T11:59:00.000Z",
   ]);
   const idle = formatStatus(buildStatus(snapshot(null, null), NOW));
   assertEquals(idle[1], "daemon: not running");
   assertMatch(idle.join("\n"), /last success: none recorded\nlast error: none recorded$/);
+});
+
+Deno.test("formatStatus() never says due now while uploads are paused", () => {
+  const paused = formatStatus(buildStatus(snapshot(DAEMON, { pid: 4242 }), NOW)).join("\n");
+  assertEquals(paused.includes("due now"), false, paused);
+  assertMatch(paused, /^ {2}packed +0 +0 B +tarball in outbox\/; held while uploads are paused$/m);
+  assertMatch(paused, /^ {2}ready +1 .*held while uploads are paused$/m);
+  const open = formatStatus(buildStatus(snapshot({ ...DAEMON, paused: null }, { pid: 1 }), NOW));
+  assertMatch(open.join("\n"), /^ {2}packed +0 +0 B +tarball in outbox\/, due now$/m);
+});
+
+Deno.test("formatStatus() lists rejected episodes and unconfirmed ones, and says who wrote the status file", () => {
+  const s = snapshot({ ...DAEMON, mode: "once" }, null);
+  s.episodes.push(ep("bad", { rejected: "meta.json is missing" }));
+  s.unconfirmed = 2;
+  const lines = formatStatus(buildStatus(s, NOW));
+  assertEquals(lines[1], "daemon: not running; last pass 2026-01-10T11:59:58.000Z (a --once run)");
+  assertEquals(
+    lines[4],
+    "  rejected          1       100 B  complete, preflight will quarantine it",
+  );
+  const text = lines.join("\n");
+  assertMatch(text, /\nrejected, quarantined by the next pass:\n {2}bad: meta\.json is missing\n/);
+  assertMatch(text, /\nunconfirmed: 2 shipped episodes the collector never confirmed holding/);
 });
 
 Deno.test("formatBytes() and formatAge() read naturally", () => {
@@ -177,6 +222,7 @@ Deno.test("parseDaemonStatus() accepts version 1 and rejects anything else", () 
   assertEquals(parseDaemonStatus(JSON.stringify(DAEMON)), DAEMON);
   const bad: unknown[] = [
     { ...DAEMON, version: 2 },
+    { ...DAEMON, mode: "cron" },
     { ...DAEMON, paused: { ...DAEMON.paused, why: "tired" } },
     { ...DAEMON, counters: { ...DAEMON.counters, shipped: -1 } },
     { ...DAEMON, last_success: { at: "yesterday", episode: "x" } },
@@ -191,18 +237,24 @@ Deno.test("readStatusSnapshot() reads every place and the daemon status file", a
   const root = tmp.path;
   await makeEpisode(root, "ep-ready", { files: { "x.bin": "12345" } });
   await makeEpisode(root, "ep-running", { complete: false });
+  await makeEpisode(root, "ep-unstamped", { meta: null });
   await Deno.mkdir(join(root, "shipped", "ep-s"), { recursive: true });
+  await Deno.mkdir(join(root, "shipped", "ep-u"), { recursive: true });
   await Deno.mkdir(join(root, "quarantine", "ep-q"), { recursive: true });
   await Deno.mkdir(join(root, "quarantine", ".history"), { recursive: true });
+  await Deno.mkdir(join(root, ".cis490-ship.unconfirmed"), { recursive: true });
+  for (const mark of ["ep-u", "ep-gone"]) {
+    await Deno.writeTextFile(join(root, ".cis490-ship.unconfirmed", mark), "");
+  }
   await writeDaemonStatus(root, DAEMON);
   assertEquals(await readDaemonStatus(root), DAEMON);
-  const snap = await readStatusSnapshot(root, "lab-01");
-  assertEquals(snap.episodes.map((e) => [e.name, e.place, e.complete]), [
-    ["ep-ready", "episodes", true],
-    ["ep-running", "episodes", false],
-    ["ep-s", "shipped", false],
-    ["ep-q", "quarantine", false],
+  const snap = await readStatusSnapshot(root, { hostId: "lab-01" });
+  assertEquals(snap.episodes.map((e) => [e.name, e.complete, e.rejected !== null]), [
+    ["ep-ready", true, false],
+    ["ep-running", false, false],
+    ["ep-unstamped", true, true],
   ]);
+  assertEquals([snap.shipped, snap.quarantined, snap.unconfirmed], [2, 1, 1]);
   assertEquals(
     snap.episodes[0]?.bytes,
     5 + (await Deno.stat(join(root, "episodes/ep-ready/meta.json"))).size,
@@ -211,11 +263,51 @@ Deno.test("readStatusSnapshot() reads every place and the daemon status file", a
   assertEquals(snap.daemon, DAEMON);
 });
 
+Deno.test("readStatusSnapshot() reuses a folder's count while its times show it unchanged, and counts again after a change", async () => {
+  await using tmp = await tempDir();
+  const root = tmp.path;
+  for (const id of ["ep-1", "ep-2"]) {
+    await Deno.mkdir(join(root, "shipped", id), { recursive: true });
+  }
+  const cache = newSnapshotCache();
+  // Listed a minute after its last change: outside the racy window, so cached.
+  const later = () => Date.now() + 60_000;
+  assertEquals((await readStatusSnapshot(root, { hostId: "h", cache, now: later })).shipped, 2);
+  // The cached count is what the next snapshot reports while the folder's times are the same:
+  // seen by planting a different count under the same key.
+  const key = cache.dirs.get(join(root, "shipped"))!.key;
+  cache.dirs.set(join(root, "shipped"), { key, count: 99 });
+  assertEquals((await readStatusSnapshot(root, { hostId: "h", cache, now: later })).shipped, 99);
+  await Deno.mkdir(join(root, "shipped", "ep-3"));
+  assertEquals((await readStatusSnapshot(root, { hostId: "h", cache })).shipped, 3);
+  // A folder changed within the racy window is never cached.
+  assertEquals(cache.dirs.has(join(root, "shipped")), false);
+});
+
 Deno.test("readStatusSnapshot() reports an episode whose state file cannot be read, instead of failing", async () => {
   await using tmp = await tempDir();
   const root = tmp.path;
   await makeEpisode(root, "ep-1");
   await Deno.mkdir(join(root, "outbox", "ep-1.state.json"), { recursive: true });
-  const snap = await readStatusSnapshot(root, "lab-01");
+  const snap = await readStatusSnapshot(root, { hostId: "lab-01" });
   assertEquals(snap.episodes.map((e) => [e.name, e.outbox]), [["ep-1", null]]);
+});
+
+Deno.test("onceStatusOf() keeps what earlier runs learnt and adds up the counters", () => {
+  const memory = newMemory();
+  const fresh = onceStatusOf(null, memory, { pid: 7, now: NOW });
+  assertEquals([fresh.mode, fresh.last_success, fresh.counters.shipped], ["once", null, 0]);
+  const previous: DaemonStatus = { ...DAEMON, mode: "once" };
+  const idle = onceStatusOf(previous, memory, { pid: 7, now: NOW });
+  assertEquals(idle.last_success, DAEMON.last_success, "a run with nothing to do keeps it");
+  assertEquals(idle.last_error, DAEMON.last_error);
+  assertEquals(idle.counters, DAEMON.counters);
+  memory.lastSuccess = { at: NOW, episode: "ep-9" };
+  memory.counters.shipped = 2;
+  memory.counters.bytes_shipped = 10;
+  const busy = onceStatusOf(previous, memory, { pid: 7, now: NOW });
+  assertEquals(busy.last_success, { at: "2026-01-10T12:00:00.000Z", episode: "ep-9" });
+  assertEquals([busy.counters.shipped, busy.counters.bytes_shipped], [5, 4106]);
+  assertEquals([busy.pid, busy.updated_at], [7, "2026-01-10T12:00:00.000Z"]);
+  assertEquals(parseDaemonStatus(JSON.stringify(busy)), busy);
 });

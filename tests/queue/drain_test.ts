@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { COMMIT, makeEpisode, names, tempDir } from "../../devkit/fixtures.ts";
-import { drainDecision, drainUnstamped, formatDrain } from "../../src/ops/drain.ts";
+import { drainDecision, drainUnstamped, formatDrain } from "../../src/queue/drain.ts";
 import { REASON_FILE } from "../../src/queue/reason.ts";
 
 Deno.test("drainDecision() quarantines every unstamped complete episode and keeps stamped ones", () => {

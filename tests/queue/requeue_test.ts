@@ -1,8 +1,16 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { makeEpisode, names, tempDir } from "../../devkit/fixtures.ts";
-import { formatRequeue, HISTORY_DIR, planRequeue, requeue } from "../../src/ops/requeue.ts";
-import { drainUnstamped } from "../../src/ops/drain.ts";
+import {
+  archiveReason,
+  formatRequeue,
+  HISTORY_DIR,
+  planRequeue,
+  requeue,
+  requeueIdOf,
+} from "../../src/queue/requeue.ts";
+import { layoutOf } from "../../src/layout.ts";
+import { drainUnstamped } from "../../src/queue/drain.ts";
 import { REASON_FILE } from "../../src/queue/reason.ts";
 
 Deno.test("planRequeue() goes back under the recorded id and refuses clashes and bad ids", () => {
@@ -126,4 +134,49 @@ Deno.test("requeue() with dryRun changes nothing and reports unknown ids", async
   assertEquals(await names(join(root, "episodes")), []);
   assertEquals(await names(join(root, "quarantine")), ["ep-1", "ep-1.2"]);
   assertMatch(formatRequeue(report).at(-1) ?? "", /^would requeue 1, refused 1, unknown 1 \(dry/);
+});
+
+Deno.test("requeueIdOf() takes the name the operator sees, but for the shipper's own clash suffix", () => {
+  const long = `nonutf8-${"61".repeat(96)}`; // trimmed to 200 characters
+  const cases: [string, string | null, string][] = [
+    ["ep-1", "ep-1", "ep-1"],
+    ["ep-1.2", "ep-1", "ep-1"], // a clash: back under the id its reason names
+    ["good", "bad name", "good"], // renamed in quarantine/: its new name
+    ["ep-7", "ep-1", "ep-7"],
+    ["run.2", null, "run.2"], // no reason: the name as it is
+    ["bad name", "bad name", "bad name"], // refused by the planner, with the advice to rename
+    ["_.hidden", ".hidden", "_.hidden"],
+    [`${long}.2`, `${long}.2`, `${long.slice(0, 198)}.2`], // keeps its suffix, fits an id
+    [`${long}.12`, null, `${long.slice(0, 197)}.12`],
+  ];
+  for (const [dir, recordedId, id] of cases) {
+    assertEquals(requeueIdOf({ dir, recordedId }), id, dir);
+  }
+});
+
+Deno.test("requeue() stops before its next move once its signal is aborted", async () => {
+  const { tmp, root } = await quarantined();
+  await using _ = tmp;
+  const stop = new AbortController();
+  stop.abort();
+  const report = await requeue(root, { all: true }, { signal: stop.signal });
+  assertEquals(report.interrupted, true);
+  assertEquals(report.requeued, []);
+  assertEquals(await names(join(root, "quarantine")), ["ep-1", "ep-1.2"]);
+  assertMatch(
+    formatRequeue(report).at(-1) ?? "",
+    /\(interrupted: the rest stays in quarantine\/\)$/,
+  );
+});
+
+Deno.test("archiveReason() moves a reason found in an episode to history, for the queue's hand-moved case", async () => {
+  const { tmp, root } = await quarantined();
+  await using _ = tmp;
+  const layout = layoutOf(root);
+  const dir = join(root, "quarantine", "ep-1");
+  const archived = await archiveReason(layout, dir, { episode: "ep-1", from: "ep-1", now: 0 });
+  assertEquals(archived?.history, join(layout.history, "ep-1.1970-01-01T00-00-00.000Z.json"));
+  assertEquals(JSON.parse(archived!.text).source, "drain");
+  assertEquals((await names(dir)).includes(REASON_FILE), false);
+  assertEquals(await archiveReason(layout, dir, { episode: "ep-1", from: "ep-1", now: 0 }), null);
 });

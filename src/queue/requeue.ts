@@ -1,27 +1,37 @@
 /**
  * `requeue`: moves quarantined episodes back to `episodes/<id>/`, where the daemon ships them
  * again. `quarantine_reason.json` is moved out of the episode first, into
- * `quarantine/.history/`, so it is never packed with it. A clash in `episodes/` is refused: the
- * episode is never overwritten and never shipped under another id.
+ * `quarantine/.history/`, so it is never packed with it (and an episode holding one is never
+ * taken for a quarantine a crash interrupted). A clash in `episodes/` is refused: the episode is
+ * never overwritten and never shipped under another id.
+ *
+ * The id an entry goes back under is the name the operator sees in `quarantine/`
+ * ({@linkcode requeueIdOf}): a directory renamed there goes back under its new name.
  */
-import { HISTORY_DIR } from "../layout.ts";
+import { HISTORY_DIR, type Layout, layoutOf, REASON_FILE } from "../layout.ts";
 import { join } from "node:path";
-import { fsyncDir, removeDurably, writeFileAtomic, writeJsonAtomic } from "../fs/atomic.ts";
-import { opsTempDir } from "./_temp.ts";
+import {
+  fsyncDir,
+  removeDurably,
+  TEMP_SUFFIX,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "../fs/atomic.ts";
 import { isValidId } from "../protocol/protocol.ts";
-import { type Layout, layoutOf } from "../queue/layout.ts";
-import { withMovesLock } from "../queue/lock.ts";
+import { withMovesLock } from "./lock.ts";
+import { ensureLayout, removeOutboxFiles } from "./moves.ts";
+import { listEpisodeDirs } from "../episodes/list_episode_dirs.ts";
 import { requireOwner } from "../fs/owner.ts";
-import { ensureLayout, removeOutboxFiles } from "../queue/moves.ts";
-import { REASON_FILE } from "../queue/reason.ts";
-import { listEpisodeDirs } from "./status.ts";
 
 /** The folder under `quarantine/` that keeps the reasons of requeued episodes. */
 export { HISTORY_DIR };
 
-/** A directory in `quarantine/` and the id it goes back under. */
+/** Longest episode id (protocol.ts `ID_PATTERN`). */
+const MAX_ID_LENGTH = 200;
+
+/** A directory in `quarantine/` and the id its reason names. */
 export interface QuarantinedEntry {
-  /** Its name in `quarantine/` (`<id>`, or `<id>.2` after a clash). */
+  /** Its name in `quarantine/` (`<id>`, `<id>.2` after a clash, or what the operator renamed it to). */
   dir: string;
   /** The id its reason file names, or the one history recorded, or null when neither does. */
   recordedId: string | null;
@@ -35,14 +45,32 @@ export type RequeueStep =
   | { dir: string; episode: string; action: "requeue" }
   | { dir: string; episode: string; action: "refuse"; why: string };
 
-/** The id an entry goes back under. */
+/**
+ * The id an entry goes back under: the name the operator sees in `quarantine/`, except
+ * - `<id>.N`, the shipper's own clash suffix on the id its reason names, goes back as `<id>`;
+ * - a name too long for an id with a `.N` suffix (a trimmed non-UTF-8 name, `nonutf8-<hex>.2`)
+ *   keeps its suffix and loses the characters before it, so it stays apart from the first one.
+ * Anything else that is not a valid id is refused with the advice to rename it. Pure.
+ */
 export function requeueIdOf(entry: QuarantinedEntry): string {
-  return entry.recordedId ?? entry.dir;
+  const { dir, recordedId } = entry;
+  if (
+    recordedId !== null && dir.startsWith(`${recordedId}.`) &&
+    /^\d+$/.test(dir.slice(recordedId.length + 1))
+  ) return recordedId;
+  if (isValidId(dir)) return dir;
+  const suffixed = /^(.*)(\.\d+)$/.exec(dir);
+  if (suffixed && dir.length > MAX_ID_LENGTH) {
+    const [, base, suffix] = suffixed as unknown as [string, string, string];
+    const fitted = base.slice(0, MAX_ID_LENGTH - suffix.length) + suffix;
+    if (isValidId(fitted)) return fitted;
+  }
+  return dir;
 }
 
 /**
  * Plans a requeue. Pure. `taken` holds the names already in `episodes/`. Returns the steps and the
- * requested ids that match nothing in `quarantine/`.
+ * requested names that match nothing in `quarantine/`.
  */
 export function planRequeue(
   entries: readonly QuarantinedEntry[],
@@ -62,7 +90,9 @@ export function planRequeue(
     }
     const refuse = (why: string) => steps.push({ dir: entry.dir, episode, action: "refuse", why });
     if (!isValidId(episode)) {
-      refuse(`"${episode}" is not a valid episode id; rename it by hand`);
+      refuse(
+        `"${entry.dir}" is not a valid episode id: rename quarantine/${entry.dir} to a valid episode id, then requeue it by its new name`,
+      );
     } else if (claimed.has(episode)) {
       refuse(
         taken.has(episode)
@@ -78,13 +108,16 @@ export function planRequeue(
   return { steps, unknown };
 }
 
-/** What {@linkcode requeue} did (or would do). */
+/** What {@linkcode requeue} did (or would do): `requeue --json`, version 1. */
 export interface RequeueReport {
+  version: 1;
   dry_run: boolean;
   requeued: { dir: string; episode: string; history: string | null }[];
   refused: { dir: string; episode: string; why: string }[];
-  /** Requested ids found nowhere in `quarantine/`. */
+  /** Requested names found nowhere in `quarantine/`. */
   unknown: string[];
+  /** Stopped by a signal before every step was taken; the rest stays in `quarantine/`. */
+  interrupted: boolean;
 }
 
 /** Options for {@linkcode requeue}. */
@@ -93,6 +126,8 @@ export interface RequeueOptions {
   dryRun?: boolean;
   /** @default {Date.now} */
   now?: () => number;
+  /** Aborting stops between two moves; the report says so. */
+  signal?: AbortSignal;
 }
 
 async function readRecordedId(path: string): Promise<string | null> {
@@ -107,16 +142,17 @@ async function readRecordedId(path: string): Promise<string | null> {
 /** History records by quarantine directory name, latest last (for a reason already moved out). */
 async function historyIds(layout: Layout): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
-  const dir = join(layout.quarantine, HISTORY_DIR);
   const names: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) if (e.name.endsWith(".json")) names.push(e.name);
+    for await (const e of Deno.readDir(layout.history)) {
+      if (e.name.endsWith(".json")) names.push(e.name);
+    }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   for (const name of names.sort()) {
     try {
-      const record = JSON.parse(await Deno.readTextFile(join(dir, name)));
+      const record = JSON.parse(await Deno.readTextFile(join(layout.history, name)));
       if (typeof record?.from === "string" && typeof record?.episode_id === "string") {
         ids.set(record.from, record.episode_id);
       }
@@ -144,8 +180,75 @@ async function freeHistoryPath(dir: string, episode: string, now: number): Promi
 }
 
 /**
+ * The folder for the operator commands' temporary files, inside `data_root` (same file system,
+ * so renames stay atomic) and apart from `outbox/`, whose crash recovery in a running daemon
+ * removes temporary files; what a crashed command left there is removed. Call it inside an
+ * exclusive moves section.
+ */
+async function opsTempDir(layout: Layout): Promise<string> {
+  await Deno.mkdir(layout.opsTemp, { recursive: true, mode: 0o750 });
+  for await (const e of Deno.readDir(layout.opsTemp)) {
+    if (e.name.endsWith(TEMP_SUFFIX)) {
+      await Deno.remove(join(layout.opsTemp, e.name)).catch(() => {});
+    }
+  }
+  return layout.opsTemp;
+}
+
+/** Options for {@linkcode archiveReason}. */
+export interface ArchiveOptions {
+  /** The id the episode goes back under. */
+  episode: string;
+  /** Where it came from: its name in `quarantine/`. */
+  from: string;
+  now: number;
+}
+
+/**
+ * Moves `<dir>/quarantine_reason.json` into `quarantine/.history/<episode>.<time>.json`
+ * (`{"episode_id", "from", "requeued_at", "reason"}`): written durably first, then the reason
+ * removed durably. Returns the history file and the reason's text, or null when `dir` holds no
+ * reason. Call it inside an exclusive moves section. The queue calls it too, for an episode an
+ * operator moved back by hand (`mv`) with its reason inside.
+ */
+export async function archiveReason(
+  layout: Layout,
+  dir: string,
+  options: ArchiveOptions,
+): Promise<{ history: string; text: string } | null> {
+  const reasonPath = join(dir, REASON_FILE);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(reasonPath);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  await Deno.mkdir(layout.history, { recursive: true, mode: 0o750 });
+  const history = await freeHistoryPath(layout.history, options.episode, options.now);
+  let reason: unknown = text;
+  try {
+    reason = JSON.parse(text);
+  } catch { /* kept as text */ }
+  await writeJsonAtomic(history, {
+    episode_id: options.episode,
+    from: options.from,
+    requeued_at: new Date(options.now).toISOString(),
+    reason,
+  }, { tempDir: await opsTempDir(layout) });
+  await removeDurably(reasonPath);
+  return { history, text };
+}
+
+/**
  * Requeues quarantined episodes, each inside an exclusive moves section: the reason goes to
  * history, then one rename puts the directory back under its id.
+ * @example
+ * ```ts
+ * import { requeue } from "./requeue.ts";
+ * const report = await requeue("/var/lib/cis490/data", { ids: ["ep-0042"] }, { dryRun: true });
+ * report.requeued.map((r) => r.episode);
+ * ```
  */
 export async function requeue(
   target: Layout | string,
@@ -155,15 +258,20 @@ export async function requeue(
   const layout = typeof target === "string" ? layoutOf(target) : target;
   const dryRun = options.dryRun ?? false;
   const now = options.now ?? Date.now;
-  if (!dryRun) {
-    // Before anything is created: a file another user made here would lock the service out.
-    await requireOwner(layout.dataRoot);
-    await ensureLayout(layout);
-  }
+  // Before anything is created: a file another user made here would lock the service out.
+  if (!dryRun) await requireOwner(layout.dataRoot);
   const entries = await readEntries(layout);
   const taken = new Set(await listAllNames(layout.episodes));
   const { steps, unknown } = planRequeue(entries, selection, taken);
-  const report: RequeueReport = { dry_run: dryRun, requeued: [], refused: [], unknown };
+  const report: RequeueReport = {
+    version: 1,
+    dry_run: dryRun,
+    requeued: [],
+    refused: [],
+    unknown,
+    interrupted: false,
+  };
+  if (!dryRun && steps.some((s) => s.action === "requeue")) await ensureLayout(layout);
   for (const step of steps) {
     if (step.action === "refuse") {
       report.refused.push({ dir: step.dir, episode: step.episode, why: step.why });
@@ -173,7 +281,19 @@ export async function requeue(
       report.requeued.push({ dir: step.dir, episode: step.episode, history: null });
       continue;
     }
-    const done = await withMovesLock(layout, () => moveBack(layout, step.dir, step.episode, now()));
+    if (options.signal?.aborted) {
+      report.interrupted = true;
+      break;
+    }
+    const done = await withMovesLock(layout, () => {
+      // The section may have been a long wait: a stop asked meanwhile starts no new move.
+      if (options.signal?.aborted) return "stopped" as const;
+      return moveBack(layout, step.dir, step.episode, now());
+    });
+    if (done === "stopped") {
+      report.interrupted = true;
+      break;
+    }
     if (typeof done === "string" || done === null) {
       report.requeued.push({ dir: step.dir, episode: step.episode, history: done });
     } else {
@@ -208,37 +328,16 @@ async function moveBack(
   if ((await Deno.lstat(dest).catch(() => null)) !== null) {
     return { refused: `episodes/${episode} already exists; it is never overwritten` };
   }
-  const reasonPath = join(source, REASON_FILE);
-  let reasonText: string | null = null;
-  try {
-    reasonText = await Deno.readTextFile(reasonPath);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  let history: string | null = null;
-  if (reasonText !== null) {
-    const historyDir = join(layout.quarantine, HISTORY_DIR);
-    await Deno.mkdir(historyDir, { recursive: true, mode: 0o750 });
-    history = await freeHistoryPath(historyDir, episode, now);
-    let reason: unknown = reasonText;
-    try {
-      reason = JSON.parse(reasonText);
-    } catch { /* kept as text */ }
-    await writeJsonAtomic(history, {
-      episode_id: episode,
-      from: dir,
-      requeued_at: new Date(now).toISOString(),
-      reason,
-    }, { tempDir: await opsTempDir(layout) });
-    await removeDurably(reasonPath);
-  }
+  const archived = await archiveReason(layout, source, { episode, from: dir, now });
   // A stale outbox state could carry an answer recorded for the old attempt; start afresh.
   await removeOutboxFiles(layout, episode);
   try {
     await Deno.rename(source, dest);
   } catch (error) {
-    if (reasonText !== null) {
-      await writeFileAtomic(reasonPath, reasonText, { tempDir: await opsTempDir(layout) });
+    if (archived !== null) {
+      await writeFileAtomic(join(source, REASON_FILE), archived.text, {
+        tempDir: await opsTempDir(layout),
+      });
     }
     const code = (error as { code?: string }).code;
     if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
@@ -248,7 +347,7 @@ async function moveBack(
   }
   await fsyncDir(layout.episodes);
   await fsyncDir(layout.quarantine);
-  return history;
+  return archived?.history ?? null;
 }
 
 /** The requeue report for people. */
@@ -267,7 +366,7 @@ export function formatRequeue(report: RequeueReport): string[] {
   lines.push(
     `${verb} ${report.requeued.length}, refused ${report.refused.length}, unknown ${report.unknown.length}${
       report.dry_run ? " (dry run: nothing changed)" : ""
-    }`,
+    }${report.interrupted ? " (interrupted: the rest stays in quarantine/)" : ""}`,
   );
   return lines;
 }

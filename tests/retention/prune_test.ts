@@ -1,14 +1,10 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
 import { names, tempDir } from "../../devkit/fixtures.ts";
-import {
-  choosePrune,
-  formatPrune,
-  pruneShipped,
-  readShipped,
-  TRASH_DIR,
-} from "../../src/ops/prune.ts";
-import { layoutOf } from "../../src/queue/layout.ts";
+import { choosePrune, formatPrune, pruneShipped, readShipped } from "../../src/retention/prune.ts";
+import { layoutOf, OWN } from "../../src/layout.ts";
+
+const TRASH_DIR = OWN.trash;
 
 const DAY = 86_400_000;
 
@@ -51,7 +47,8 @@ Deno.test("pruneShipped() removes old entries through the trash; dryRun removes 
   const dry = await pruneShipped(tmp.path, { keepLocalForDays: 7, dryRun: true, now: later });
   assertEquals(dry.pruned.map((p) => p.episode).sort(), ["ep-1", "ep-2"]);
   assertEquals(await names(join(tmp.path, "shipped")), ["ep-1", "ep-2"]);
-  assertMatch(formatPrune(dry).at(-1) ?? "", /^would prune 2, kept 0 .*dry run/);
+  assertMatch(formatPrune(dry).at(-1) ?? "", /^would prune 2 \(\d+ B\), kept 0 .*dry run/);
+  assertEquals(dry.pruned.map((p) => p.bytes), [4, 4]);
   const real = await pruneShipped(tmp.path, { keepLocalForDays: 7, now: later });
   assertEquals(real.pruned.length, 2);
   assertEquals(await names(join(tmp.path, "shipped")), []);
@@ -64,4 +61,41 @@ Deno.test("pruneShipped() empties a trash a crash left behind", async () => {
   await Deno.mkdir(join(tmp.path, TRASH_DIR, "ep-9.abcd1234", "half"), { recursive: true });
   await pruneShipped(tmp.path, { keepLocalForDays: 7 });
   assertEquals(await names(join(tmp.path, TRASH_DIR)), []);
+});
+
+Deno.test("pruneShipped() keeps an entry marked unconfirmed, and lets it go once the mark is removed", async () => {
+  await using tmp = await tempDir();
+  await shipped(tmp.path, "ep-1");
+  await shipped(tmp.path, "ep-2");
+  const layout = layoutOf(tmp.path);
+  await Deno.mkdir(layout.unconfirmed);
+  await Deno.writeTextFile(join(layout.unconfirmed, "ep-1"), "");
+  const later = () => Date.now() + 8 * DAY;
+  const dry = await pruneShipped(tmp.path, { keepLocalForDays: 7, dryRun: true, now: later });
+  assertEquals(dry.unconfirmed.map((u) => u.episode), ["ep-1"]);
+  const report = await pruneShipped(tmp.path, { keepLocalForDays: 7, now: later });
+  assertEquals(report.pruned.map((p) => p.episode), ["ep-2"]);
+  assertEquals(report.unconfirmed.map((u) => u.episode), ["ep-1"]);
+  assertEquals(report.kept, 1);
+  assertMatch(formatPrune(report).join("\n"), /^kept shipped\/ep-1: unconfirmed/m);
+  assertEquals(await names(layout.shipped), ["ep-1"]);
+  await Deno.remove(join(layout.unconfirmed, "ep-1"));
+  await pruneShipped(tmp.path, { keepLocalForDays: 7, now: later });
+  assertEquals(await names(layout.shipped), []);
+});
+
+Deno.test("pruneShipped() stops between two entries once its signal is aborted", async () => {
+  await using tmp = await tempDir();
+  for (const id of ["ep-1", "ep-2"]) await shipped(tmp.path, id);
+  const stop = new AbortController();
+  stop.abort();
+  const report = await pruneShipped(tmp.path, {
+    keepLocalForDays: 0,
+    now: () => Date.now() + DAY,
+    signal: stop.signal,
+  });
+  assertEquals(report.interrupted, true);
+  assertEquals(report.pruned, []);
+  assertEquals(report.kept, 2);
+  assertEquals(await names(join(tmp.path, "shipped")), ["ep-1", "ep-2"]);
 });

@@ -11,15 +11,13 @@
 import { join } from "node:path";
 import { META_FILE, readCommit } from "../episodes/preflight.ts";
 import { DONE_MARKER } from "../episodes/scan.ts";
-import { type Layout, layoutOf } from "../queue/layout.ts";
-import { withMovesLock } from "../queue/lock.ts";
+import { listEpisodeDirs } from "../episodes/list_episode_dirs.ts";
+import { type Layout, layoutOf } from "../layout.ts";
+import { withMovesLock } from "./lock.ts";
 import { requireOwner } from "../fs/owner.ts";
-import { ensureLayout, removeOutboxFiles } from "../queue/moves.ts";
-import { quarantineReason, REASON_FILE } from "../queue/reason.ts";
-import { moveDirNoClobber, writeJsonAtomic } from "../fs/atomic.ts";
-import { opsTempDir } from "./_temp.ts";
+import { ensureLayout, quarantineEpisode, removeOutboxFiles } from "./moves.ts";
+import { quarantineReason } from "./reason.ts";
 import { isValidId } from "../protocol/protocol.ts";
-import { listEpisodeDirs } from "./status.ts";
 
 /** What the drain does with one episode. */
 export type DrainDecision =
@@ -66,6 +64,8 @@ export interface DrainReport {
   dry_run: boolean;
   quarantined: DrainItem[];
   kept: DrainItem[];
+  /** Stopped by a signal before every episode was looked at; the rest stays in `episodes/`. */
+  interrupted: boolean;
 }
 
 /** Options for {@linkcode drainUnstamped}. */
@@ -75,6 +75,8 @@ export interface DrainOptions {
   dryRun?: boolean;
   /** @default {Date.now} */
   now?: () => number;
+  /** Aborting stops between two episodes; the report says so. */
+  signal?: AbortSignal;
 }
 
 async function readMetaText(dir: string): Promise<string | null> {
@@ -102,13 +104,23 @@ export async function drainUnstamped(
   const layout = typeof target === "string" ? layoutOf(target) : target;
   const dryRun = options.dryRun ?? false;
   const now = options.now ?? Date.now;
-  const report: DrainReport = { version: 1, dry_run: dryRun, quarantined: [], kept: [] };
+  const report: DrainReport = {
+    version: 1,
+    dry_run: dryRun,
+    quarantined: [],
+    kept: [],
+    interrupted: false,
+  };
   if (!dryRun) {
     // Before anything is created: a file another user made here would lock the service out.
     await requireOwner(layout.dataRoot);
     await ensureLayout(layout);
   }
   for (const name of await listEpisodeDirs(layout.episodes)) {
+    if (options.signal?.aborted) {
+      report.interrupted = true;
+      break;
+    }
     const dir = join(layout.episodes, name);
     const planned = await decideAt(dir);
     if (planned === null) continue;
@@ -125,7 +137,9 @@ export async function drainUnstamped(
       });
       continue;
     }
-    const item = await withMovesLock(layout, async (): Promise<DrainItem | null> => {
+    const item = await withMovesLock(layout, async (): Promise<DrainItem | "stopped" | null> => {
+      // The section may have been a long wait: a stop asked meanwhile starts no new move.
+      if (options.signal?.aborted) return "stopped";
       const decision = await decideAt(dir);
       // Gone (the daemon quarantined it first) or fixed meanwhile: nothing to do.
       if (decision === null) return null;
@@ -142,12 +156,9 @@ export async function drainUnstamped(
       });
       let to: string;
       try {
-        // As moves.ts quarantineEpisode does, but with the temporary file outside outbox/,
-        // where a running daemon's crash recovery would remove it mid-write.
-        await writeJsonAtomic(join(dir, REASON_FILE), reason, {
-          tempDir: await opsTempDir(layout),
-        });
-        to = await moveDirNoClobber(dir, layout.quarantine);
+        // The queue's own move: the reason first, then the rename. Its temporary file goes to
+        // outbox/, whose crash recovery runs inside a moves section too, so never during this.
+        to = await quarantineEpisode(layout, dir, reason);
       } catch (error) {
         // Moved away under us by a mover that does not take the section: it is not ours now.
         if ((await Deno.lstat(dir).catch(() => null)) === null) return null;
@@ -156,6 +167,10 @@ export async function drainUnstamped(
       if (isValidId(name)) await removeOutboxFiles(layout, name);
       return { episode: name, action: "quarantine", why: decision.reason, to };
     });
+    if (item === "stopped") {
+      report.interrupted = true;
+      break;
+    }
     if (item) (item.action === "keep" ? report.kept : report.quarantined).push(item);
   }
   return report;
@@ -170,7 +185,7 @@ export function formatDrain(report: DrainReport): string[] {
   lines.push(
     `${verb} ${report.quarantined.length}, kept ${report.kept.length}${
       report.dry_run ? " (dry run: nothing changed)" : ""
-    }`,
+    }${report.interrupted ? " (interrupted: the rest stays in episodes/)" : ""}`,
   );
   return lines;
 }
