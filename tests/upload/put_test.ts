@@ -321,3 +321,39 @@ Deno.test("put() reports a TLS handshake refused over our certificate as a crede
     await server.status;
   }
 });
+
+Deno.test("put() reads a handshake refused over a missing certificate as credentials, whichever error arrives first", async () => {
+  // The server sends its alert as our body starts to flow; the write that follows meets a reset
+  // (EPIPE, ECONNRESET) often before the alert is read. A big body makes that the common case.
+  const server = await startFaultServer(await sharedPki(), () => ({ status: 201 }), {
+    requireClientCert: true,
+  });
+  await using tmp = await tempDir();
+  const size = 4 * 1024 * 1024;
+  const path = await bodyFile(tmp.path, "b", new Uint8Array(size));
+  const tls = { ca: (await clientTls()).ca as string };
+  const kinds: string[] = [];
+  try {
+    for (let i = 0; i < 20; i++) {
+      const error = await assertRejects(() =>
+        put({
+          url: `${server.url}/x`,
+          headers: {},
+          bodyPath: path,
+          size,
+          timeoutMs: 600_000,
+          tls,
+          verifyTls: true,
+        }), UploadError);
+      kinds.push(`${error.kind}: ${error.message}`);
+    }
+  } finally {
+    await server.close();
+  }
+  const wrong = kinds.filter((k) =>
+    k !==
+      "credentials: the collector requires a TLS client certificate and none was sent: check receiver.client_cert"
+  );
+  assertEquals(wrong, [], `${wrong.length} of 20 misread`);
+  assertEquals(server.requests.length, 0);
+});
