@@ -105,9 +105,8 @@ Deno.test("collectorReceiver() loses no attempt to nginx reloaded 60 times durin
     }
     const puts = (await nginx.log()).filter((l) => l.startsWith("PUT "));
     assertEquals(puts.filter((l) => / 201 /.test(l)).length, 600, "each episode stored once");
-    console.log(
-      `stale connections met and retried on a fresh one: ${transport.agent.stats.staleRetries}`,
-    );
+    // 10 to 34 per run here: a run that met none would prove nothing.
+    assert(transport.agent.stats.staleRetries > 0, "no reload closed a connection in use");
   }));
 
 Deno.test("collectorReceiver() retries once on a fresh connection when nginx closes a reused one without answering (444)", () =>
