@@ -25,6 +25,9 @@ export interface Sidecar {
   client_certificate_subject: string;
 }
 
+/** The durable steps of committing an upload, in the order they happen. */
+export type StoreStep = "body-durable" | "sidecar-durable" | "object-visible";
+
 /** Result of {@linkcode storeUpload}. */
 export type StoreResult =
   | { kind: "stored"; path: string }
@@ -69,7 +72,15 @@ export async function storeUpload(
   storeDir: string,
   upload: Admitted,
   body: AsyncIterable<Uint8Array>,
-  meta: { clientSubject: string; now: number },
+  meta: {
+    clientSubject: string;
+    now: number;
+    /**
+     * Called after each durable step; a throw stops the commit there, as a crash would (tests
+     * check that every stop leaves a consistent store). @default {none}
+     */
+    checkpoint?: (step: StoreStep) => void | Promise<void>;
+  },
 ): Promise<StoreResult> {
   const temp = tempPathFor(`${upload.hostId}.${upload.episodeId}`, join(storeDir, INCOMING_DIR));
   const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o640 });
@@ -101,6 +112,7 @@ export async function storeUpload(
     await Deno.remove(temp);
     return { kind: "mismatch", detail: mismatch };
   }
+  await meta.checkpoint?.("body-durable");
   const dest = storedPath(storeDir, upload);
   const hostDir = join(storeDir, upload.hostId);
   await Deno.mkdir(hostDir, { recursive: true });
@@ -118,6 +130,7 @@ export async function storeUpload(
   }
   await Deno.remove(temp);
   await fsyncDir(hostDir);
+  await meta.checkpoint?.("object-visible");
   const sidecar: Sidecar = {
     host_id: upload.hostId,
     episode_id: upload.episodeId,
@@ -129,5 +142,6 @@ export async function storeUpload(
     client_certificate_subject: meta.clientSubject,
   };
   await writeJsonAtomic(`${dest}.json`, sidecar);
+  await meta.checkpoint?.("sidecar-durable");
   return { kind: "stored", path: dest };
 }
