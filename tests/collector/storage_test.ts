@@ -2,7 +2,7 @@
  * The collector's storage, stopped at each durable step of a commit as a crash would stop it,
  * then restarted: whatever is visible is whole and described by its sidecar.
  */
-import { assertEquals, assertRejects } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { COMMIT, tempDir } from "../../devkit/fixtures.ts";
@@ -11,6 +11,7 @@ import {
   clearIncoming,
   INCOMING_DIR,
   type Sidecar,
+  storedDigest,
   type StoreStep,
   storeUpload,
 } from "../../src/collector/storage.ts";
@@ -83,3 +84,21 @@ for (const step of STEPS) {
     assertEquals([...Deno.readDirSync(join(store, INCOMING_DIR))], [], "no leftovers");
   });
 }
+
+Deno.test("storedDigest() reads the sidecar, and hashes an object an older collector left without one", async () => {
+  await using tmp = await tempDir();
+  const store = join(tmp.path, "store");
+  await clearIncoming(store);
+  const bytes = new Uint8Array(70_000).fill(5);
+  const meta = { clientSubject: "CN=lab-01", now: 0 };
+  const stored = await storeUpload(store, upload(bytes), body(bytes), meta);
+  assert(stored.kind === "stored");
+  assertEquals(await storedDigest(stored.path), upload(bytes).sha256);
+  await Deno.remove(`${stored.path}.json`);
+  assertEquals(await storedDigest(stored.path), upload(bytes).sha256);
+  const other = new Uint8Array(10).fill(6);
+  assertEquals(
+    await storeUpload(store, { ...upload(other), compression: "none" }, body(other), meta),
+    { kind: "duplicate", digest: upload(bytes).sha256 },
+  );
+});
