@@ -40,18 +40,42 @@ export async function runCli(
 /** A CLI process left running (the collector, a daemon). */
 export interface CliProcess {
   child: Deno.ChildProcess;
-  /** Resolves with the first stdout line. */
+  /** What it runs, for failure messages: `cis490-ship collector --config …`. */
+  name: string;
+  /** Resolves with the first stdout line; rejects when the process ends before printing one. */
   firstLine: Promise<string>;
   /** All stderr, once the process ended. */
   stderr: Promise<string>;
+  /** Its stderr so far. */
+  stderrSoFar(): string;
+  /**
+   * Why it misbehaved while a test waits on it, or null: it exited (before `stop()`), or it logged
+   * an ERROR line (unless spawned with `expectErrors`).
+   */
+  problem(): string | null;
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Starts the CLI and keeps it running. */
-export function spawnCli(
-  args: string[],
-  options: { env?: Record<string, string> } = {},
-): CliProcess {
+/** Options for {@linkcode spawnCli}. */
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  /** ERROR lines are part of what the test checks, not a failure of the wait. @default {false} */
+  expectErrors?: boolean;
+}
+
+/** Processes started by {@linkcode spawnCli} and not yet stopped: what waits watch. */
+const running = new Set<CliProcess>();
+
+/** The CLI processes started and not stopped by the test; `waitFor()` fails when one misbehaves. */
+export function runningCliProcesses(): readonly CliProcess[] {
+  return [...running];
+}
+
+/** A log line at ERROR level, in the text, journald or JSON format. */
+const ERROR_LINE = /^(?:<3>)?\S+ ERROR .*$|^\{.*"level":"error".*$/m;
+
+/** Starts the CLI and keeps it running; waits in tests/support/wait.ts watch it until `stop()`. */
+export function spawnCli(args: string[], options: SpawnOptions = {}): CliProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: cliCommand(args),
     env: options.env ?? {},
@@ -71,16 +95,32 @@ export function spawnCli(
         return text.slice(0, nl);
       }
     }
-    throw new Error("process ended before printing a line");
+    const status = await child.status;
+    throw new Error(`process ended (code ${status.code}) before printing a line`);
   })();
   // Not every process prints a line (the daemon does not): that is only an error if awaited.
   firstLine.catch(() => {});
-  const stderr = new Response(child.stderr).text();
-  return {
+  let log = "";
+  const stderr = (async () => {
+    const errDecoder = new TextDecoder();
+    for await (const chunk of child.stderr) log += errDecoder.decode(chunk, { stream: true });
+    return log;
+  })();
+  let exit: Deno.CommandStatus | null = null;
+  child.status.then((status) => (exit = status));
+  const proc: CliProcess = {
     child,
+    name: `cis490-ship ${args.join(" ")}`,
     firstLine,
     stderr,
+    stderrSoFar: () => log,
+    problem() {
+      if (exit) return `exited with code ${exit.code}${exit.signal ? ` (${exit.signal})` : ""}`;
+      const error = options.expectErrors ? null : ERROR_LINE.exec(log);
+      return error ? `logged an error: ${error[0]}` : null;
+    },
     async stop(signal: Deno.Signal = "SIGTERM") {
+      running.delete(proc);
       try {
         child.kill(signal);
       } catch { /* already gone */ }
@@ -90,4 +130,6 @@ export function spawnCli(
       return status;
     },
   };
+  running.add(proc);
+  return proc;
 }

@@ -10,8 +10,13 @@ export interface Nginx extends AsyncDisposable {
   url: string;
   /** Where PUT bodies land: `<root>/v1/episodes/<host>/<id>.tar.gz`. */
   root: string;
-  /** Access log lines: `method uri status content_length transfer_encoding digest ssl_client_s_dn`. */
+  /**
+   * Access log lines: `method uri status content_length transfer_encoding digest ssl_client_s_dn
+   * connection connection_requests` (the last two tell which requests shared a connection).
+   */
   log(): Promise<string[]>;
+  /** `nginx -s reload`, as an operator runs it: idle kept-alive connections are closed. */
+  reload(): Promise<void>;
 }
 
 function freePort(): number {
@@ -41,7 +46,7 @@ pid ${join(dir, "nginx.pid")};
 error_log ${join(dir, "logs", "error.log")} warn;
 events { worker_connections 64; }
 http {
-  log_format framing '$request_method $uri $status "$http_content_length" "$http_transfer_encoding" "$http_content_digest" "$ssl_client_s_dn"';
+  log_format framing '$request_method $uri $status "$http_content_length" "$http_transfer_encoding" "$http_content_digest" "$ssl_client_s_dn" $connection $connection_requests';
   access_log ${join(dir, "logs", "access.log")} framing;
   client_body_temp_path ${join(dir, "tmp")};
   client_max_body_size 1g;
@@ -68,23 +73,30 @@ http {
     stderr: "piped",
   }).spawn();
   const stderr = new Response(child.stderr).text();
-  // Ready when the port accepts connections.
-  for (let i = 0;; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+  // Ready when the port accepts connections; an nginx that exits instead fails at once.
+  let exited = false;
+  child.status.then(() => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`nginx did not start: ${(await stderr).trim()}`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+    if (conn) {
+      conn.close();
       break;
-    } catch {
-      if (i > 100) {
-        child.kill("SIGKILL");
-        throw new Error(`nginx did not start: ${await stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
     }
+    await new Promise((r) => setTimeout(r, 20));
   }
   return {
     url: `https://127.0.0.1:${port}`,
     root,
     log: async () => (await Deno.readTextFile(join(dir, "logs", "access.log"))).trim().split("\n"),
+    async reload() {
+      const out = await new Deno.Command("nginx", {
+        args: ["-p", dir, "-c", conf, "-e", join(dir, "logs", "error.log"), "-s", "reload"],
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      if (!out.success) throw new Error(`nginx -s reload: ${new TextDecoder().decode(out.stderr)}`);
+    },
     async [Symbol.asyncDispose]() {
       child.kill("SIGQUIT");
       await child.status;

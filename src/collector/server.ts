@@ -7,9 +7,10 @@ import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { describeError, type Logger } from "../log/log.ts";
-import type { CollectorConfig } from "./config.ts";
+import { contentDigest, HEADER, PROBLEM } from "../protocol/protocol.ts";
+import { type CollectorConfig, ConfigError } from "./config.ts";
 import { admit, tokenMatches } from "./gate.ts";
-import { clearIncoming, isStored, storeUpload } from "./storage.ts";
+import { clearIncoming, findStored, storedDigest, storeUpload } from "./storage.ts";
 
 /** A running collector. */
 export interface RunningCollector {
@@ -38,9 +39,13 @@ function send(
   res: ServerResponse,
   status: number,
   body: string,
-  type = "text/plain; charset=utf-8",
+  headers: Record<string, string> = {},
 ) {
-  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body) });
+  res.writeHead(status, {
+    "content-type": "text/plain; charset=utf-8",
+    ...headers,
+    "content-length": Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -54,6 +59,9 @@ function drain(req: IncomingMessage): Promise<void> {
   });
 }
 
+/** `Retry-After` of a body-mismatch answer, for senders that read it as transient. */
+export const MISMATCH_RETRY_AFTER_S = 60;
+
 /** Body bytes read and discarded after refusing early, so the answer is not lost to a reset. */
 export const LINGER_BYTES = 1024 * 1024;
 
@@ -62,10 +70,17 @@ export const LINGER_BYTES = 1024 * 1024;
  * {@linkcode LINGER_BYTES} (nginx's lingering close): an oversized or unauthorized body is never
  * received whole.
  */
-function refuseEarly(req: IncomingMessage, res: ServerResponse, status: number, body: string) {
+function refuseEarly(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+) {
   res.shouldKeepAlive = false;
   res.writeHead(status, {
     "content-type": "text/plain; charset=utf-8",
+    ...headers,
     "content-length": Buffer.byteLength(body),
     connection: "close",
   });
@@ -111,7 +126,25 @@ function headersOf(req: IncomingMessage): Record<string, string | undefined> {
   return out;
 }
 
-/** Starts the collector; resolves once it listens. */
+/** Why the collector cannot listen where its config says, as a one-line config error. */
+function listenError(error: Error, config: CollectorConfig): Error {
+  const code = (error as { code?: string }).code;
+  const where = `${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`;
+  const why = code === "EADDRINUSE"
+    ? "address in use"
+    : code === "EACCES"
+    ? "permission denied to listen on"
+    : code === "EADDRNOTAVAIL"
+    ? "no such local address"
+    : null;
+  return why ? new ConfigError(config.file, "listen", `${why}: ${where}`) : error;
+}
+
+/**
+ * Starts the collector; resolves once it listens.
+ * @throws {ConfigError} when it cannot listen at `config.host:config.port` (in use, no permission,
+ * not a local address)
+ */
 export async function startCollector(
   config: CollectorConfig,
   logger: Logger,
@@ -156,8 +189,13 @@ export async function startCollector(
       return log(verdict.status, { reason: verdict.message.slice(0, 120) });
     }
     const upload = verdict.upload;
-    if (await isStored(config.storeDir, upload)) {
-      refuseEarly(req, res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`);
+    // A 409 says what the collector holds (RFC 9530 Repr-Digest): the sender compares it with
+    // its own digest, so an episode re-created under an old id is never taken for a duplicate.
+    const alreadyStored = (digest: string) => ({ [HEADER.reprDigest]: contentDigest(digest) });
+    const stored = await findStored(config.storeDir, upload);
+    if (stored) {
+      const headers = alreadyStored(await storedDigest(stored));
+      refuseEarly(req, res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`, headers);
       return log(409);
     }
     const key = `${upload.hostId}/${upload.episodeId}`;
@@ -187,15 +225,25 @@ export async function startCollector(
             sha256: upload.sha256,
             size: upload.size,
           }) + "\n",
-          "application/json",
+          { "content-type": "application/json" },
         );
         return log(201, { bytes: upload.size });
       case "duplicate":
-        send(res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`);
+        send(
+          res,
+          409,
+          `already stored: ${upload.hostId}/${upload.episodeId}\n`,
+          alreadyStored(result.digest),
+        );
         return log(409);
       case "mismatch":
-        // 5xx: the episode is fine, the transfer was not; the shipper retries.
-        send(res, 500, `upload not stored: ${result.detail}\n`);
+        // Not the episode's fault, nor ours: the sender's tarball does not match what it says.
+        // The header tells a sender that knows it to repack; a 5xx makes one that does not retry
+        // (never quarantine), and Retry-After keeps it from retrying in a tight loop.
+        send(res, 500, `upload not stored: ${result.detail}\n`, {
+          [HEADER.problem]: PROBLEM.bodyMismatch,
+          "retry-after": String(MISMATCH_RETRY_AFTER_S),
+        });
         return log(500, { reason: result.detail });
     }
   };
@@ -218,7 +266,7 @@ export async function startCollector(
     logger.warn("TLS handshake refused", { error: describeError(error) });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: Error) => reject(listenError(error, config)));
     server.listen(config.port, config.host, () => resolve());
   });
   const address = server.address();

@@ -14,7 +14,19 @@ export const HEADER = {
   episodeId: "x-cis490-episode-id",
   commit: "x-cis490-code-commit",
   digest: "content-digest",
+  /** RFC 9530: the digest of what the collector holds, sent with a 409. */
+  reprDigest: "repr-digest",
+  /** What a refusal is about when its status alone cannot say (see {@linkcode PROBLEM}). */
+  problem: "x-cis490-problem",
 } as const;
+
+/**
+ * Values of the `X-CIS490-Problem` response header. `body-mismatch`: the body that arrived does
+ * not match its `Content-Digest` or `Content-Length`; nothing was stored, and the sender's tarball
+ * is what is wrong (repack it), not the episode nor the collector. Sent with a 500 so that a
+ * sender that does not know the header retries instead of quarantining.
+ */
+export const PROBLEM = { bodyMismatch: "body-mismatch" } as const;
 
 /** How an episode is compressed on the wire. */
 export type Compression = "gzip" | "zstd" | "none";
@@ -65,12 +77,21 @@ export function parseEpisodePath(
   return { hostId, episodeId, compression };
 }
 
-/** The RFC 9530 `Content-Digest` value for a base64 SHA-256 digest. */
+/**
+ * The RFC 9530 `Content-Digest` (or `Repr-Digest`: same syntax) value for a base64 SHA-256 digest.
+ * @example
+ * ```ts
+ * contentDigest("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="); // "sha-256=:47DEQ…uFU=:"
+ * ```
+ */
 export function contentDigest(sha256Base64: string): string {
   return `sha-256=:${sha256Base64}:`;
 }
 
-/** Extracts the base64 SHA-256 from a `Content-Digest` header, or null when absent or malformed. */
+/**
+ * Extracts the base64 SHA-256 from a `Content-Digest` or `Repr-Digest` header (RFC 9530), or null
+ * when absent, malformed or without a `sha-256` member.
+ */
 export function parseContentDigest(header: string | undefined): string | null {
   if (!header) return null;
   for (const part of header.split(",")) {

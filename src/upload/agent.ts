@@ -17,6 +17,23 @@ export interface ReceiverAgentOptions {
   keepAlive?: boolean;
 }
 
+/** The TLS settings of every connection of one pool, as `node:tls` takes them. */
+export interface PoolTlsOptions {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  rejectUnauthorized: boolean;
+}
+
+/** What a pool has seen, for tests and logs. */
+export interface PoolStats {
+  /**
+   * Requests that met a kept-alive connection the server had closed (close or reset before any
+   * response byte) and were sent again on a fresh connection.
+   */
+  staleRetries: number;
+}
+
 /** A receiver's connection pool; pass it as `PutRequest.agent`. */
 export interface ReceiverAgent {
   /** The pool for `https:` URLs. */
@@ -25,6 +42,12 @@ export interface ReceiverAgent {
   readonly http: http.Agent;
   /** Whether a client certificate is presented. */
   readonly sendsCert: boolean;
+  /** The TLS settings of its connections (for a handshake probe outside the pool). */
+  readonly tlsOptions: PoolTlsOptions;
+  /** Counters, updated by `put()`. */
+  readonly stats: PoolStats;
+  /** A one-request pool with the same TLS settings: a connection that is certainly fresh. */
+  fresh(): ReceiverAgent;
   /** Sockets open now, in use or idle. */
   openSockets(): number;
   /** Closes every socket, idle or not; later uploads fail. */
@@ -43,18 +66,21 @@ export function createReceiverAgent(options: ReceiverAgentOptions): ReceiverAgen
   const maxSockets = options.maxSockets ?? 4;
   const common = { keepAlive, maxSockets, maxFreeSockets: maxSockets, scheduling: "lifo" as const };
   const { tls } = options;
-  const httpsAgent = new https.Agent({
-    ...common,
+  const tlsOptions: PoolTlsOptions = {
     rejectUnauthorized: options.verifyTls,
     ...(tls.ca !== undefined && { ca: tls.ca }),
     ...(tls.cert !== undefined && { cert: tls.cert }),
     ...(tls.key !== undefined && { key: tls.key }),
-  });
+  };
+  const httpsAgent = new https.Agent({ ...common, ...tlsOptions });
   const httpAgent = new http.Agent(common);
   return {
     https: httpsAgent,
     http: httpAgent,
     sendsCert: tls.cert !== undefined,
+    tlsOptions,
+    stats: { staleRetries: 0 },
+    fresh: () => createReceiverAgent({ ...options, keepAlive: false, maxSockets: 1 }),
     openSockets: () =>
       count(httpsAgent.sockets) + count(httpsAgent.freeSockets) + count(httpAgent.sockets) +
       count(httpAgent.freeSockets),

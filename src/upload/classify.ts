@@ -1,12 +1,16 @@
 /**
  * What a collector's answer (status, body, headers), or the failure to get one, means for the
  * episode: the SPEC §4 table. Pure; the one place the outcome classes are defined.
+ * {@linkcode responseAnswer} and {@linkcode failureAnswer} put them in a receiver's terms.
  *
  * The rule behind the table: quarantine only what the collector says about *this episode*. An
  * answer about the connection, our credentials or the collector's setup is never the episode's
  * fault, whatever its status code: TLS-terminating proxies answer certificate problems with 400s.
  */
 import { STATUS_CODES } from "node:http";
+import { HEADER, parseContentDigest, PROBLEM } from "../protocol/protocol.ts";
+import type { Answer as ReceiverAnswer } from "./receiver.ts";
+import { scrubSecrets } from "./scrub.ts";
 
 /** The outcome class of one upload attempt. */
 export type OutcomeClass =
@@ -245,4 +249,102 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return null;
   return Math.max(0, date - now);
+}
+
+/** What {@linkcode responseAnswer} and {@linkcode failureAnswer} need beyond the answer. */
+export interface AnswerContext {
+  /** Now, ms since the epoch (for `Retry-After` dates and our certificate's end date). */
+  now: number;
+  /** Configured secrets (the bearer token), replaced in every text of the answer. @default {[]} */
+  secrets?: readonly string[];
+  /** When our client certificate stops being valid, ms since the epoch. @default {unknown} */
+  clientCertNotAfter?: number;
+}
+
+/** The expired-certificate cause, when our certificate's end date is past. */
+function expiredCause(ctx: AnswerContext): string | null {
+  const end = ctx.clientCertNotAfter;
+  if (end === undefined || end > ctx.now) return null;
+  return `our client certificate (receiver.client_cert) expired on ${
+    new Date(end).toISOString()
+  }: renew it`;
+}
+
+/**
+ * Whether the collector says the body it received does not match its `Content-Digest` or
+ * `Content-Length` (`X-CIS490-Problem: body-mismatch`): our tarball is wrong, repack it.
+ */
+export function isBodyMismatch(answer: Answer): boolean {
+  const value = answer.headers[HEADER.problem]?.trim().toLowerCase();
+  return answer.status >= 400 && value === PROBLEM.bodyMismatch;
+}
+
+/**
+ * A collector's HTTP answer in a receiver's terms: the §4 class, with every text scrubbed of
+ * secrets. A 409 carries the digest of what the collector holds (`Repr-Digest`), or null.
+ * @example
+ * ```ts
+ * responseAnswer({ status: 409, body: "", headers: { "repr-digest": "sha-256=:…:" } }, { now: 0 });
+ * // { class: "duplicate", status: 409, digest: "…" }
+ * ```
+ */
+export function responseAnswer(answer: Answer, ctx: AnswerContext): ReceiverAnswer {
+  const { status } = answer;
+  const scrub = (text: string) => scrubSecrets(text, ctx.secrets ?? []);
+  // Scrubbed before anything is cut short: a secret cut by "…" would no longer match.
+  const body = scrub(answer.body);
+  const said = scrub(describeAnswer(status, body));
+  if (isBodyMismatch(answer)) return { class: "repack", status, said };
+  const { class: cls, cause } = classifyAnswer({ ...answer, body });
+  switch (cls) {
+    case "stored":
+      return { class: "stored", status };
+    case "duplicate":
+      return {
+        class: "duplicate",
+        status,
+        digest: parseContentDigest(answer.headers[HEADER.reprDigest]),
+      };
+    case "refused":
+      return { class: "refused", status, said, body };
+    case "credentials":
+    case "misconfigured": {
+      const note = cls === "credentials" ? expiredCause(ctx) : null;
+      return { class: cls, status, said, cause: scrub(note ?? cause) };
+    }
+    case "transient":
+      return {
+        class: "transient",
+        status,
+        said,
+        retryAfterMs: parseRetryAfter(answer.headers["retry-after"], ctx.now),
+      };
+  }
+}
+
+/** An attempt that got no HTTP answer, as {@linkcode failureAnswer} reads it. */
+export interface FailedAttempt {
+  kind: FailureKind;
+  /** The likely cause, in words an operator can act on (`UploadError.message`). */
+  cause: string;
+  /** What the connection said: the TLS alert, the error text. */
+  detail: string;
+}
+
+/** A failure to get an answer in a receiver's terms: credentials, transient, or aborted. */
+export function failureAnswer(failure: FailedAttempt, ctx: AnswerContext): ReceiverAnswer {
+  const scrub = (text: string) => scrubSecrets(text, ctx.secrets ?? []);
+  if (failure.kind === "aborted") return { class: "aborted" };
+  if (failure.kind === "credentials") {
+    return {
+      class: "credentials",
+      status: 0,
+      said: scrub(failure.detail),
+      cause: scrub(expiredCause(ctx) ?? failure.cause),
+    };
+  }
+  const said = failure.detail && failure.detail !== failure.cause
+    ? `${failure.cause} (${failure.detail})`
+    : failure.cause;
+  return { class: "transient", status: 0, said: scrub(said), retryAfterMs: null };
 }

@@ -4,13 +4,25 @@
  * `node:https` rather than `fetch`: Deno's fetch turns a streamed body into chunked framing and has
  * no per-client switch to skip certificate verification; node:https does both, and mTLS.
  *
- * The body is read here in {@linkcode BODY_CHUNK_BYTES} pieces and written with backpressure,
- * not piped from `createReadStream`: in Deno 2.9.6 a piped file stream hangs on a reused
- * keep-alive socket when it fits in one read (tests/upload/put_test.ts reproduces it).
+ * The body is read here into two {@linkcode BODY_CHUNK_BYTES} buffers, each refilled only after
+ * the socket called back for its last write, and written with backpressure; not piped from
+ * `createReadStream`: in Deno 2.9.6 a piped file stream hangs on a reused keep-alive socket when it
+ * fits in one read (tests/upload/put_test.ts reproduces it), and a fresh buffer per read is garbage
+ * V8 only collects under external-memory pressure (peak RSS grew by ~60 MB per 512 MiB upload).
+ *
+ * Two connection failures are not what they first look like:
+ * - A kept-alive connection the server closed while it sat in the pool (a reload, an idle timeout)
+ *   fails the next request before any response byte. That request is sent again, at once and
+ *   once, on a fresh connection: PUT is idempotent and the collector dedupes.
+ * - A server that refuses our client certificate sends a TLS alert as our body starts to flow; the
+ *   write that follows often meets the reset first (EPIPE, ECONNRESET) and the alert is never read.
+ *   A reset on a fresh connection is therefore checked by a handshake that sends nothing
+ *   ({@linkcode handshakeVerdict}): what the server says to it decides, not which error came first.
  */
 import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
+import tls from "node:tls";
 import type { TlsMaterial } from "../config/config.ts";
 import { createReceiverAgent, type ReceiverAgent } from "./agent.ts";
 import { classifyFailure, type FailureKind } from "./classify.ts";
@@ -22,7 +34,7 @@ export const RESPONSE_BODY_LIMIT = 4096;
 /** Response bytes read past the kept part so the connection can be reused; beyond, it is closed. */
 export const RESPONSE_DRAIN_LIMIT = 1024 * 1024;
 
-/** Size of one read of the body file. */
+/** Size of one read of the body file (two buffers of it per upload). */
 export const BODY_CHUNK_BYTES = 1024 * 1024;
 
 /** The longest timer setTimeout honours; longer ones fire at once. */
@@ -36,7 +48,7 @@ export interface PutRequest {
   bodyPath: string;
   /** Its exact size, sent as Content-Length. */
   size: number;
-  /** Bound on the whole attempt, connect to last response byte. */
+  /** Bound on each try of the attempt, connect to last response byte. */
   timeoutMs: number;
   tls: TlsMaterial;
   /** False skips certificate verification for this request only. */
@@ -49,6 +61,11 @@ export interface PutRequest {
   agent?: ReceiverAgent;
   /** The host-wide bandwidth cap, shared with concurrent uploads. @default {none} */
   throttle?: Throttle;
+  /**
+   * Body bytes the connection has taken so far, after each write (from 0 again if the request
+   * is sent again on a fresh connection). @default {none}
+   */
+  onProgress?: (sentBytes: number) => void;
 }
 
 /** The collector's answer. */
@@ -70,26 +87,35 @@ export class UploadError extends Error {
   }
 }
 
-function toUploadError(error: Error, sentCert: boolean): UploadError {
-  if (error instanceof UploadError) return error;
-  const { kind, cause } = classifyFailure(
-    { code: (error as { code?: string }).code, message: error.message },
-    sentCert,
-  );
-  return new UploadError(cause, kind, { cause: error });
+/** The body file could not be read: a local failure, not the collector's nor the network's. */
+export class BodyReadError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BodyReadError";
+  }
 }
+
+/** What one try on one connection saw, beyond its result. */
+interface Trace {
+  /** The request went out on a kept-alive connection an earlier request had used. */
+  reused: boolean;
+  /** Response headers arrived. */
+  answered: boolean;
+}
+
+type Try = { ok: true; response: PutResponse } | { ok: false; error: Error; trace: Trace };
 
 /**
  * PUTs `bodyPath` to `url`. An already-aborted signal rejects at once, without connecting.
- * @throws {UploadError} when no HTTP response arrives (credentials, TLS, network, timeout, abort).
+ * @throws {UploadError} when no HTTP response arrives (credentials, TLS, network, timeout, abort)
+ * @throws {BodyReadError} when the body file cannot be read whole
+ * @example
+ * ```ts
+ * const response = await put({ url, headers, bodyPath, size, timeoutMs: 60_000, tls, verifyTls: true, agent });
+ * ```
  */
-export function put(request: PutRequest): Promise<PutResponse> {
-  if (request.signal?.aborted) {
-    return Promise.reject(new UploadError("aborted before sending", "aborted"));
-  }
-  const url = new URL(request.url);
-  const isHttps = url.protocol === "https:";
-  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+export async function put(request: PutRequest): Promise<PutResponse> {
+  if (request.signal?.aborted) throw new UploadError("aborted before sending", "aborted");
   const pool = request.agent ??
     createReceiverAgent({
       tls: request.tls,
@@ -97,25 +123,124 @@ export function put(request: PutRequest): Promise<PutResponse> {
       keepAlive: false,
       maxSockets: 1,
     });
-  const ownsPool = request.agent === undefined;
-  return new Promise<PutResponse>((resolve, reject) => {
+  try {
+    let result = await tryOnce(request, pool);
+    if (!result.ok && isStale(result.error, result.trace)) {
+      pool.stats.staleRetries++;
+      const fresh = pool.fresh();
+      try {
+        result = await tryOnce(request, fresh);
+      } finally {
+        fresh.close();
+      }
+    }
+    if (result.ok) return result.response;
+    throw await explain(result.error, result.trace, request, pool);
+  } finally {
+    if (request.agent === undefined) pool.close();
+  }
+}
+
+/** A kept-alive connection the server had closed: it ended before any answer, not by our doing. */
+function isStale(error: Error, trace: Trace): boolean {
+  return trace.reused && !trace.answered && !(error instanceof UploadError) &&
+    !(error instanceof BodyReadError);
+}
+
+const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED"]);
+
+/** The error `put()` rejects with for a failed try: classified, and a reset checked first. */
+async function explain(
+  error: Error,
+  trace: Trace,
+  request: PutRequest,
+  pool: ReceiverAgent,
+): Promise<Error> {
+  if (error instanceof UploadError || error instanceof BodyReadError) return error;
+  const code = (error as { code?: string }).code;
+  const failure = classifyFailure({ code, message: error.message }, pool.sendsCert);
+  const url = new URL(request.url);
+  if (
+    failure.kind === "network" && RESET_CODES.has(code ?? "") && url.protocol === "https:" &&
+    !trace.reused && !trace.answered
+  ) {
+    // Twice: Deno's TLS client now and then reports a refused handshake as a bare close (seen
+    // once in 50 runs under load), so one quiet probe alone could miss the alert too.
+    for (let probe = 0; probe < 2 && !request.signal?.aborted; probe++) {
+      for (const said of await handshakeVerdict(url, pool, request)) {
+        const verdict = classifyFailure(
+          { code: (said as { code?: string }).code, message: said.message },
+          pool.sendsCert,
+        );
+        if (verdict.kind === "credentials") {
+          return new UploadError(verdict.cause, "credentials", { cause: said });
+        }
+      }
+    }
+  }
+  return new UploadError(failure.cause, failure.kind, { cause: error });
+}
+
+/**
+ * Opens a connection with the pool's TLS settings, completes the handshake, sends nothing but
+ * `close_notify`, and returns the errors the server ended it with (the alert that refuses our
+ * certificate, maybe after a reset), none when it closed quietly. With no request data in flight
+ * no write can meet a reset, so the alert, when there is one, is read.
+ */
+function handshakeVerdict(
+  url: URL,
+  pool: ReceiverAgent,
+  request: PutRequest,
+): Promise<Error[]> {
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return new Promise((resolve) => {
+    const said: Error[] = [];
+    const socket = tls.connect({
+      host,
+      port: Number(url.port || 443),
+      ...(isIP(host) === 0 && { servername: host }),
+      ...pool.tlsOptions,
+    });
+    const done = () => {
+      clearTimeout(timer);
+      request.signal?.removeEventListener("abort", done);
+      socket.destroy();
+      resolve(said);
+    };
+    const timer = setTimeout(done, Math.min(Math.max(0, request.timeoutMs), MAX_TIMER_MS));
+    request.signal?.addEventListener("abort", done);
+    socket.on("secureConnect", () => socket.end());
+    socket.on("error", (error: Error) => said.push(error));
+    socket.on("close", done);
+    socket.resume();
+  });
+}
+
+/** One try on one connection of `pool`; resolves with the response or with why there was none. */
+function tryOnce(request: PutRequest, pool: ReceiverAgent): Promise<Try> {
+  const url = new URL(request.url);
+  const isHttps = url.protocol === "https:";
+  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const trace: Trace = { reused: false, answered: false };
+  return new Promise<Try>((resolve) => {
     let settled = false;
     let bodySent = false;
-    let wakeWriter: (() => void) | null = null;
+    let wake = () => {};
+    const stopped = new Promise<void>((r) => (wake = r));
     const finish = (error: Error | null, response?: PutResponse) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       request.signal?.removeEventListener("abort", onAbort);
-      wakeWriter?.();
+      wake();
       // A connection with an unfinished request or response cannot carry another one: close it.
       if (error || !bodySent) {
         req.destroy();
         req.socket?.destroy();
       }
-      if (ownsPool) pool.close();
-      if (error) reject(toUploadError(error, pool.sendsCert));
-      else resolve(response as PutResponse);
+      resolve(
+        error ? { ok: false, error, trace } : { ok: true, response: response as PutResponse },
+      );
     };
     const options: https.RequestOptions = {
       method: "PUT",
@@ -127,6 +252,7 @@ export function put(request: PutRequest): Promise<PutResponse> {
       ...(isHttps && isIP(hostname) === 0 && { servername: hostname }),
     };
     const req = (isHttps ? https : http).request(options, (res) => {
+      trace.answered = true;
       const chunks: Uint8Array[] = [];
       let kept = 0;
       let seen = 0;
@@ -162,6 +288,11 @@ export function put(request: PutRequest): Promise<PutResponse> {
       res.on("end", done);
       res.on("error", (e: Error) => finish(e));
     });
+    // Deno 2.9.6's ClientRequest sends a request whose reused socket closed again by itself, but
+    // without the body bytes already flushed: the server then waits for a body that never comes,
+    // until our timeout (reproduced against a reloading nginx). put() retries itself, whole.
+    (req as { _retrying?: boolean })._retrying = true;
+    req.on("socket", () => (trace.reused = req.reusedSocket === true));
     req.on("error", (e: Error) => finish(e));
     const timeoutMs = Math.min(Math.max(0, request.timeoutMs), MAX_TIMER_MS);
     const timer = setTimeout(
@@ -173,7 +304,7 @@ export function put(request: PutRequest): Promise<PutResponse> {
     );
     const onAbort = () => finish(new UploadError("aborted", "aborted"));
     request.signal?.addEventListener("abort", onAbort);
-    writeBody(request, req, () => settled, (wake) => (wakeWriter = wake)).then(
+    writeBody(request, req, stopped, () => settled).then(
       () => {
         if (!settled) {
           bodySent = true;
@@ -185,42 +316,74 @@ export function put(request: PutRequest): Promise<PutResponse> {
   });
 }
 
-/** Streams the file into `req` in big reads, honouring backpressure and the throttle. */
+/** Fills `buffer` from `file`; returns how many bytes it read (fewer at the end of the file). */
+async function readFull(file: Deno.FsFile, buffer: Uint8Array, path: string): Promise<number> {
+  let filled = 0;
+  while (filled < buffer.length) {
+    let n: number | null;
+    try {
+      n = await file.read(buffer.subarray(filled));
+    } catch (error) {
+      throw new BodyReadError(`Cannot read "${path}": ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (n === null) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/**
+ * Streams the file into `req` through two reused buffers, honouring backpressure and the throttle.
+ * `stopped` resolves when the try ended (answer, error, abort), so no wait outlives it.
+ */
 async function writeBody(
   request: PutRequest,
   req: http.ClientRequest,
-  stopped: () => boolean,
-  onWait: (wake: (() => void) | null) => void,
+  stopped: Promise<void>,
+  isStopped: () => boolean,
 ): Promise<void> {
-  using file = await Deno.open(request.bodyPath, { read: true });
+  const path = request.bodyPath;
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    throw new BodyReadError(`Cannot read "${path}": ${(error as Error).message}`, { cause: error });
+  }
+  using _file = file;
+  const chunk = Math.max(1, Math.min(BODY_CHUNK_BYTES, request.size));
+  const buffers = [new Uint8Array(chunk)];
+  if (request.size > chunk) buffers.push(new Uint8Array(chunk));
+  // When the socket has taken each buffer's last write: only then may it be refilled.
+  const released: Promise<void>[] = buffers.map(() => Promise.resolve());
+  const slice = request.throttle?.sliceBytes ?? chunk;
   let remaining = request.size;
-  const slice = request.throttle?.sliceBytes ?? BODY_CHUNK_BYTES;
-  while (remaining > 0 && !stopped()) {
-    const buffer = new Uint8Array(Math.min(BODY_CHUNK_BYTES, remaining));
-    let filled = 0;
-    while (filled < buffer.length) {
-      const n = await file.read(buffer.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    if (filled === 0) {
-      throw new Error(`"${request.bodyPath}" ended ${remaining} bytes short of its size`);
+  let sent = 0;
+  for (let turn = 0; remaining > 0 && !isStopped(); turn++) {
+    const index = turn % buffers.length;
+    await Promise.race([released[index], stopped]);
+    if (isStopped()) return;
+    const buffer = (buffers[index] as Uint8Array).subarray(0, Math.min(chunk, remaining));
+    const filled = await readFull(file, buffer, path);
+    if (filled < buffer.length) {
+      throw new BodyReadError(`"${path}" ended ${remaining - filled} bytes short of its size`);
     }
     remaining -= filled;
-    for (let off = 0; off < filled && !stopped(); off += slice) {
+    for (let off = 0; off < filled && !isStopped(); off += slice) {
       const part = buffer.subarray(off, Math.min(filled, off + slice));
       if (request.throttle) await request.throttle.take(part.length, request.signal);
-      if (stopped()) return;
-      if (!req.write(part)) {
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            req.off("drain", wake);
-            onWait(null);
-            resolve();
-          };
-          req.on("drain", wake);
-          onWait(wake);
+      if (isStopped()) return;
+      let fits = true;
+      released[index] = new Promise<void>((resolve) => {
+        fits = req.write(part, () => {
+          sent += part.length;
+          request.onProgress?.(sent);
+          resolve();
         });
+      });
+      if (!fits) {
+        await Promise.race([new Promise<void>((resolve) => req.once("drain", resolve)), stopped]);
       }
     }
   }

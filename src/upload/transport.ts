@@ -15,7 +15,9 @@ export interface Transport {
 }
 
 /** Creates the transport for `config`'s receiver. */
-export function createTransport(config: Config): Transport {
+export function createTransport(
+  config: Pick<Config, "receiver" | "tls" | "uploadConcurrency" | "maxBytesPerSecond">,
+): Transport {
   const agent = createReceiverAgent({
     tls: config.tls,
     verifyTls: config.receiver.verifyTls,

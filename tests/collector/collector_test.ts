@@ -223,6 +223,27 @@ Deno.test("collector exits 78 with one line on a bad config", async () => {
   assertMatch(run.stderr, /c\.toml: listen: "nowhere" must be host:port/);
 });
 
+Deno.test("collector on a port already in use says so in one line and exits 78", async () => {
+  await using tmp = await tempDir();
+  const pki = await sharedPki();
+  using holder = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (holder.addr as Deno.NetAddr).port;
+  const path = join(tmp.path, "c.toml");
+  await Deno.writeTextFile(
+    path,
+    `listen = "127.0.0.1:${port}"\nstore_dir = "${
+      join(tmp.path, "store")
+    }"\n[tls]\ncert = "${pki.serverCert}"\nkey = "${pki.serverKey}"\nclient_ca = "${pki.ca}"\n`,
+  );
+  const run = await runCli(["collector", "--config", path]);
+  assertEquals(run.code, EXIT.config, run.stderr);
+  assertEquals(run.stderr.trim().split("\n").length, 1, run.stderr);
+  assertMatch(
+    run.stderr,
+    new RegExp(`c\\.toml: listen: address in use: 127\\.0\\.0\\.1:${port}$`, "m"),
+  );
+});
+
 import { Buffer } from "node:buffer";
 
 Deno.test("collector killed with SIGKILL mid-upload stores nothing partial; the retry stores it once", async () => {

@@ -1,6 +1,7 @@
 /** The reference collector as a real CLI process for tests. */
 import { join } from "node:path";
 import { spawnCli } from "../../devkit/cli.ts";
+import { waitForPromise } from "./wait.ts";
 import type { Pki } from "../../devkit/pki.ts";
 
 /** A running collector process. */
@@ -25,15 +26,11 @@ export async function startCollectorProcess(
     `listen = "127.0.0.1:${port}"\nstore_dir = "${storeDir}"\n${extra}\n[tls]\ncert = "${pki.serverCert}"\nkey = "${pki.serverKey}"\nclient_ca = "${pki.ca}"\n`,
   );
   const proc = spawnCli(["collector", "--config", configPath]);
-  const line = await Promise.race([
-    proc.firstLine,
-    new Promise<string>((_, reject) =>
-      setTimeout(() => reject(new Error("collector did not start")), 15_000)
-    ),
-  ]).catch(async (error) => {
-    await proc.stop("SIGKILL");
-    throw new Error(`${error.message}: ${await proc.stderr}`);
-  });
+  const line = await waitForPromise("the collector listening", proc.firstLine, { watch: [proc] })
+    .catch(async (error) => {
+      await proc.stop("SIGKILL");
+      throw new Error(`${error.message}: ${await proc.stderr}`);
+    });
   const url = line.replace(/^listening on /, "");
   let stopped: Promise<{ code: number; stderr: string }> | undefined;
   const stop = (signal: Deno.Signal = "SIGTERM") =>

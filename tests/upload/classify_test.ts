@@ -5,7 +5,9 @@ import {
   classifyFailure,
   classifyStatus,
   describeAnswer,
+  failureAnswer,
   parseRetryAfter,
+  responseAnswer,
 } from "../../src/upload/classify.ts";
 
 /** nginx's own error page, as `ssl_verify_client on` sends it. */
@@ -142,4 +144,175 @@ Deno.test("parseRetryAfter() reads seconds and HTTP dates", () => {
   assertEquals(parseRetryAfter("Fri, 27 Nov 2026 09:00:00 GMT", now), 0);
   assertEquals(parseRetryAfter("soon", now), null);
   assertEquals(parseRetryAfter(undefined, now), null);
+});
+
+const SHA = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+const OTHER = "LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=";
+
+Deno.test("responseAnswer() puts every §4 answer in a receiver's terms", () => {
+  const now = Date.parse("2026-11-27T10:00:00Z");
+  type Row = [number, Record<string, string>, string, unknown];
+  const rows: Row[] = [
+    [201, {}, "", { class: "stored", status: 201 }],
+    [200, {}, "", { class: "stored", status: 200 }],
+    [409, { "repr-digest": `sha-256=:${SHA}:` }, "", {
+      class: "duplicate",
+      status: 409,
+      digest: SHA,
+    }],
+    [
+      409,
+      { "repr-digest": `sha-512=:AAAA:, sha-256=:${OTHER}:` },
+      "",
+      { class: "duplicate", status: 409, digest: OTHER },
+    ],
+    [409, {}, "already stored", { class: "duplicate", status: 409, digest: null }],
+    [409, { "repr-digest": "sha-256=nonsense" }, "", {
+      class: "duplicate",
+      status: 409,
+      digest: null,
+    }],
+    [
+      500,
+      { "x-cis490-problem": "body-mismatch", "retry-after": "60" },
+      "upload not stored: body SHA-256 x does not match Content-Digest y\n",
+      {
+        class: "repack",
+        status: 500,
+        said:
+          "HTTP 500 Internal Server Error: upload not stored: body SHA-256 x does not match Content-Digest y",
+      },
+    ],
+    [
+      500,
+      { "retry-after": "60" },
+      "internal error",
+      {
+        class: "transient",
+        status: 500,
+        said: "HTTP 500 Internal Server Error: internal error",
+        retryAfterMs: 60_000,
+      },
+    ],
+    [
+      503,
+      { "retry-after": "Fri, 27 Nov 2026 10:01:00 GMT" },
+      "",
+      {
+        class: "transient",
+        status: 503,
+        said: "HTTP 503 Service Unavailable",
+        retryAfterMs: 60_000,
+      },
+    ],
+    [
+      429,
+      {},
+      "",
+      { class: "transient", status: 429, said: "HTTP 429 Too Many Requests", retryAfterMs: null },
+    ],
+    [
+      412,
+      {},
+      "commit not allowed",
+      {
+        class: "refused",
+        status: 412,
+        said: "HTTP 412 Precondition Failed: commit not allowed",
+        body: "commit not allowed",
+      },
+    ],
+    [
+      // The problem header means nothing on a success or a duplicate.
+      201,
+      { "x-cis490-problem": "body-mismatch" },
+      "",
+      { class: "stored", status: 201 },
+    ],
+    [
+      400,
+      {},
+      nginxPage("400 Bad Request", "No required SSL certificate was sent"),
+      {
+        class: "credentials",
+        status: 400,
+        said: "HTTP 400 Bad Request: No required SSL certificate was sent",
+        cause:
+          "the collector requires a TLS client certificate and none was sent: check receiver.client_cert",
+      },
+    ],
+    [
+      404,
+      {},
+      "",
+      {
+        class: "misconfigured",
+        status: 404,
+        said: "HTTP 404 Not Found",
+        cause: "no such path on the collector: check receiver.url",
+      },
+    ],
+  ];
+  for (const [status, headers, body, expected] of rows) {
+    assertEquals(responseAnswer({ status, headers, body }, { now }), expected, `${status} ${body}`);
+  }
+});
+
+Deno.test("responseAnswer() scrubs secrets and names our expired certificate first", () => {
+  const now = Date.parse("2026-11-27T10:00:00Z");
+  const echoed = responseAnswer(
+    { status: 400, headers: {}, body: "bad request: authorization: Bearer tok-s3cret" },
+    { now, secrets: ["tok-s3cret"] },
+  );
+  assertEquals(echoed, {
+    class: "refused",
+    status: 400,
+    said: "HTTP 400 Bad Request: bad request: authorization: Bearer [redacted]",
+    body: "bad request: authorization: Bearer [redacted]",
+  });
+  const expired = responseAnswer(
+    { status: 495, headers: {}, body: "certificate not accepted" },
+    { now, clientCertNotAfter: Date.parse("2026-11-01T00:00:00Z") },
+  );
+  assertEquals(
+    expired.class === "credentials" && expired.cause,
+    "our client certificate (receiver.client_cert) expired on 2026-11-01T00:00:00.000Z: renew it",
+  );
+});
+
+Deno.test("failureAnswer() keeps credentials apart from transient failures, and aborts apart from both", () => {
+  const now = 0;
+  assertEquals(
+    failureAnswer({
+      kind: "credentials",
+      cause:
+        "the collector requires a TLS client certificate and none was sent: check receiver.client_cert",
+      detail: "received fatal alert: CertificateRequired",
+    }, { now }),
+    {
+      class: "credentials",
+      status: 0,
+      said: "received fatal alert: CertificateRequired",
+      cause:
+        "the collector requires a TLS client certificate and none was sent: check receiver.client_cert",
+    },
+  );
+  for (const kind of ["network", "tls", "timeout"] as const) {
+    const answer = failureAnswer({ kind, cause: "network failure", detail: "socket hang up" }, {
+      now,
+    });
+    assertEquals(answer, {
+      class: "transient",
+      status: 0,
+      said: "network failure (socket hang up)",
+      retryAfterMs: null,
+    });
+  }
+  assertEquals(
+    failureAnswer({ kind: "timeout", cause: "timed out after 60 s", detail: "" }, { now }),
+    { class: "transient", status: 0, said: "timed out after 60 s", retryAfterMs: null },
+  );
+  assertEquals(failureAnswer({ kind: "aborted", cause: "aborted", detail: "" }, { now }), {
+    class: "aborted",
+  });
 });

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { put, type PutRequest, UploadError } from "../../src/upload/put.ts";
+import { BodyReadError, put, type PutRequest, UploadError } from "../../src/upload/put.ts";
 import { createReceiverAgent } from "../../src/upload/agent.ts";
 import { Throttle } from "../../src/upload/throttle.ts";
 import { echoHeaders, startFaultServer } from "../support/fault_server.ts";
@@ -322,5 +322,94 @@ Deno.test("put() reports a TLS handshake refused over our certificate as a crede
   } finally {
     server.kill();
     await server.status;
+  }
+});
+
+Deno.test("put() reads a handshake refused over a missing certificate as credentials, whichever error arrives first", async () => {
+  // The server sends its alert as our body starts to flow; the write that follows meets a reset
+  // (EPIPE, ECONNRESET) often before the alert is read. A big body makes that the common case.
+  const server = await startFaultServer(await sharedPki(), () => ({ status: 201 }), {
+    requireClientCert: true,
+  });
+  await using tmp = await tempDir();
+  const size = 4 * 1024 * 1024;
+  const path = await bodyFile(tmp.path, "b", new Uint8Array(size));
+  const tls = { ca: (await clientTls()).ca as string };
+  const kinds: string[] = [];
+  try {
+    for (let i = 0; i < 20; i++) {
+      const error = await assertRejects(() =>
+        put({
+          url: `${server.url}/x`,
+          headers: {},
+          bodyPath: path,
+          size,
+          timeoutMs: 600_000,
+          tls,
+          verifyTls: true,
+        }), UploadError);
+      kinds.push(`${error.kind}: ${error.message}`);
+    }
+  } finally {
+    await server.close();
+  }
+  const wrong = kinds.filter((k) =>
+    k !==
+      "credentials: the collector requires a TLS client certificate and none was sent: check receiver.client_cert"
+  );
+  assertEquals(wrong, [], `${wrong.length} of 20 misread`);
+  assertEquals(server.requests.length, 0);
+});
+
+Deno.test("put() reports body progress up to the whole size, and the body arrives intact", async () => {
+  const server = await startFaultServer(await sharedPki(), () => ({ status: 201 }));
+  await using tmp = await tempDir();
+  const size = 5 * 1024 * 1024 + 123;
+  const bytes = new Uint8Array(size).map((_, i) => (i * 7919) >>> 3);
+  const path = await bodyFile(tmp.path, "b", bytes);
+  const progress: number[] = [];
+  try {
+    const response = await put({
+      url: `${server.url}/x`,
+      headers: {},
+      bodyPath: path,
+      size,
+      timeoutMs: 600_000,
+      tls: await clientTls(),
+      verifyTls: true,
+      onProgress: (n) => progress.push(n),
+    });
+    assertEquals(response.status, 201);
+    assertEquals(server.requests[0]?.sha256, createHash("sha256").update(bytes).digest("base64"));
+  } finally {
+    await server.close();
+  }
+  assert(progress.length > 1, "progress while the body flows, not only at the end");
+  assertEquals(progress.at(-1), size);
+  assert(progress.every((n, i) => i === 0 || n > (progress[i - 1] as number)), "only grows");
+});
+
+Deno.test("put() rejects an unreadable or short body file as a local BodyReadError, not a network failure", async () => {
+  const server = await startFaultServer(await sharedPki(), () => ({ status: 201 }));
+  await using tmp = await tempDir();
+  const path = await bodyFile(tmp.path, "b", new Uint8Array(100));
+  const request = {
+    url: `${server.url}/x`,
+    headers: {},
+    size: 200,
+    timeoutMs: 600_000,
+    tls: await clientTls(),
+    verifyTls: true,
+  };
+  try {
+    const short = await assertRejects(() => put({ ...request, bodyPath: path }), BodyReadError);
+    assertMatch(short.message, /ended 100 bytes short of its size$/);
+    const missing = await assertRejects(
+      () => put({ ...request, bodyPath: join(tmp.path, "gone") }),
+      BodyReadError,
+    );
+    assertMatch(missing.message, /^Cannot read ".*gone": /);
+  } finally {
+    await server.close();
   }
 });
