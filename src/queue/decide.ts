@@ -110,8 +110,10 @@ export function decide(answer: Answer, ctx: DecideContext): Action {
     case "clock": {
       const note = answer.class === "credentials" ? expiredNote(ctx) : null;
       const cause = note ?? answer.cause;
+      // Without an HTTP answer (a TLS alert), the cause leads and what the connection said
+      // follows; with one, the answer leads.
       const message = answer.status === 0
-        ? (note ? `${note} (${answer.said})` : answer.said)
+        ? (answer.said && answer.said !== cause ? `${cause} (${answer.said})` : cause)
         : `${answer.said} (likely cause: ${cause})`;
       return { kind: "pause", why: answer.class, status: answer.status, message: scrub(message) };
     }

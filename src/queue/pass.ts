@@ -6,7 +6,7 @@
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log/log.ts";
 import { layoutOf } from "../layout.ts";
-import { putReceiver } from "../upload/_put_receiver.ts";
+import { createReceiver } from "../upload/create_receiver.ts";
 import { Admission } from "./admission.ts";
 import { longestWaitMs } from "./backoff.ts";
 import { UNPROVEN } from "./gate.ts";
@@ -62,7 +62,7 @@ export interface PassOptions {
 export async function runPass(options: PassOptions): Promise<PassSummary> {
   const { config, logger: log } = options;
   const layout = layoutOf(config.dataRoot);
-  const receiver = options.world?.receiver ?? putReceiver(config);
+  const receiver = options.world?.receiver ?? createReceiver(config);
   const world: QueueWorld = { ...productionWorld(layout, receiver), ...options.world, receiver };
   const memory = options.memory ?? newMemory();
   const stopping = () => options.signal?.aborted ?? false;

@@ -88,11 +88,20 @@ Deno.test("shipper → collector: each episode ends where the SPEC says, stored 
   assertMatch(second.stdout, /^shipped: 0$/m);
   assertEquals((await Deno.stat(stored)).mtime, storedAt);
 
+  // The same id produced again with other bytes: the 409's Repr-Digest is not ours, so it is not
+  // "already there" — it is quarantined naming both digests, never shipped and pruned unsent.
   await makeEpisode(lab.dataRoot, "ep-1", { files: { "notes.txt": "re-created" } });
   const third = await lab.once();
   assertEquals(third.code, EXIT.ok, third.stderr);
-  assertMatch(third.stdout, /^duplicate .*: 1 \(ep-1\)$/m);
-  assertEquals(await names(lab.layout.shipped), ["ep-1", "ep-1.2", "ep-2"]);
+  assertMatch(third.stdout, /^quarantined: 1 \(ep-1 \[collector\]\)$/m);
+  assertMatch(third.stdout, /^duplicate .*: 0$/m);
+  assertEquals(await names(lab.layout.shipped), ["ep-1", "ep-2"]);
+  const reason = JSON.parse(
+    await Deno.readTextFile(join(lab.layout.quarantine, "ep-1", "quarantine_reason.json")),
+  );
+  assertEquals(reason.http_status, 409);
+  assert(reason.reason.includes(`sha-256=:${sidecar.sha256}:`), reason.reason);
+  assertMatch(reason.reason, /rename the episode directory/i);
   assertEquals(await sha256(stored), sidecar.sha256, "the stored episode is not overwritten");
 
   const { code, stderr } = await collector.stop();

@@ -12,7 +12,7 @@ import {
   REPACK_LIMIT,
 } from "../../src/queue/decide.ts";
 import { JITTER, RETRY_AFTER_CAP_MS, retryDelayMs } from "../../src/queue/backoff.ts";
-import { answerOf } from "../../src/upload/_put_receiver.ts";
+import { failureAnswer, responseAnswer } from "../../src/upload/classify.ts";
 import type { FailureKind } from "../../src/upload/classify.ts";
 
 const NOW = Date.parse("2026-11-27T10:00:00Z");
@@ -35,7 +35,18 @@ function decideHttp(
   result: ReturnType<typeof answer> | { error: string; kind?: FailureKind },
   c: DecideContext = ctx,
 ): Action {
-  return decide(answerOf(result, { now: c.now, secrets: c.secrets ?? [] }), c);
+  const ctx = {
+    now: c.now,
+    secrets: c.secrets ?? [],
+    ...(c.clientCertNotAfter !== undefined && { clientCertNotAfter: c.clientCertNotAfter }),
+  };
+  const answer = "error" in result
+    ? failureAnswer(
+      { kind: result.kind ?? "network", cause: result.error, detail: result.error },
+      ctx,
+    )
+    : responseAnswer(result, ctx);
+  return decide(answer, c);
 }
 
 Deno.test("decide() ships on 2xx, and on a 409 without a digest as an unconfirmed duplicate", () => {

@@ -6,8 +6,8 @@ import { makeQueueLab, type QueueLab } from "../support/queue_lab.ts";
 import { FakeTime } from "../support/fake_time.ts";
 import { PRUNE_INTERVAL_MS, Service, type ServiceOptions } from "../../src/queue/service.ts";
 import type { Config } from "../../src/config/config.ts";
-import type { PutRequest, PutResponse } from "../../src/upload/put.ts";
-import { putReceiver } from "../../src/upload/_put_receiver.ts";
+import { type PutRequest, type PutResponse, UploadError } from "../../src/upload/put.ts";
+import { collectorReceiver } from "../../src/upload/collector_receiver.ts";
 
 /** A Service on the lab's config and logger, under fake time, stopped by `stop`. */
 function serviceUnder(
@@ -24,7 +24,7 @@ function serviceUnder(
     stop: stop.signal,
     now: time.now,
     sleep: time.sleep,
-    ...(put && { receiver: (config: Config) => putReceiver(config, { put, now: time.now }) }),
+    ...(put && { receiver: (config: Config) => collectorReceiver(config, { put, now: time.now }) }),
     ...options,
   });
 }
@@ -170,7 +170,8 @@ Deno.test("Service stop: an upload in flight gets the grace period, then is abor
     put: (request) =>
       new Promise((_, reject) => {
         started();
-        request.signal?.addEventListener("abort", () => reject(new Error("aborted")));
+        request.signal?.addEventListener("abort", () =>
+          reject(new UploadError("aborted", "aborted")));
       }),
   });
   const running = service.run();

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config/config.ts";
 import type { Config } from "../../src/config/config.ts";
 import { createLogger, type Logger } from "../../src/log/log.ts";
-import type { PutRequest, PutResponse } from "../../src/upload/put.ts";
+import { type PutRequest, type PutResponse, UploadError } from "../../src/upload/put.ts";
 import { type Layout, layoutOf } from "../../src/queue/layout.ts";
 import { writeConfig } from "../../devkit/fixtures.ts";
-import { putReceiver } from "../../src/upload/_put_receiver.ts";
+import { collectorReceiver } from "../../src/upload/collector_receiver.ts";
 import type { QueueWorld } from "../../src/queue/world.ts";
 
 /** What the fake collector answers: a response, or a thrown network error. */
@@ -71,14 +71,15 @@ export async function makeQueueLab(shipper = ""): Promise<QueueLab> {
         request.url.split("/").at(-1)!.replace(/\.tar(\.gz|\.zst)?$/, ""),
       );
       lab.requests.push({ id, at: clock.t, size: request.size });
-      if (request.signal?.aborted) throw new Error("aborted");
+      if (request.signal?.aborted) throw new UploadError("aborted", "aborted");
       const a = lab.answer(id, clock.t);
-      if ("error" in a) throw new Error(a.error);
+      // What put() throws when no answer came: a network failure, not a local one.
+      if ("error" in a) throw new UploadError(a.error, "network");
       return { status: a.status, headers: a.headers ?? {}, body: a.body ?? "" };
     },
     world: ({ put, ...parts } = {}) => ({
       now: lab.now,
-      receiver: putReceiver(config, { put: put ?? lab.put, now: lab.now }),
+      receiver: collectorReceiver(config, { put: put ?? lab.put, now: lab.now }),
       ...parts,
     }),
     async [Symbol.asyncDispose]() {

@@ -7,7 +7,7 @@ import { Throttle } from "../../src/upload/throttle.ts";
 import { echoHeaders, startFaultServer } from "../support/fault_server.ts";
 import { makeRogueClients } from "../../devkit/pki.ts";
 import { decide } from "../../src/queue/decide.ts";
-import { answerOf } from "../../src/upload/_put_receiver.ts";
+import { responseAnswer } from "../../src/upload/classify.ts";
 import { sharedPki } from "../support/shared_pki.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
 import type { TlsMaterial } from "../../src/config/config.ts";
@@ -239,7 +239,7 @@ Deno.test("decide() keeps a bearer token that a collector echoes in a 400 out of
       verifyTls: true,
     });
     assert(response.body.includes(token), "the collector echoed the token");
-    const action = decide(answerOf(response, { now: 0, secrets: [token] }), {
+    const action = decide(responseAnswer(response, { now: 0, secrets: [token] }), {
       attempts: 0,
       repacks: 0,
       sha256: "x",
