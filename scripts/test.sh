@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Real peers the tests talk to: openssl (test PKI), nginx (a collector nobody here wrote),
 # curl (a client nobody here wrote), GNU tar (reads our tarballs); shellcheck and systemd's
-# systemd-analyze check install.sh and the unit (no running systemd needed).
+# systemd-analyze check install.sh and the unit (no running systemd needed); Ceph's monitor, OSD
+# and RADOS Gateway are the S3 store the object-store tests run (devkit/ceph.ts, no systemd).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
@@ -16,6 +17,10 @@ command -v zstd >/dev/null || missing+=(zstd)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v radosgw >/dev/null || missing+=(radosgw)
+command -v ceph-mon >/dev/null || missing+=(ceph-mon)
+command -v ceph-osd >/dev/null || missing+=(ceph-osd)
+command -v ceph >/dev/null || missing+=(ceph-common)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing test peers: ${missing[*]}"
