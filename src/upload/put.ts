@@ -1,5 +1,7 @@
 /**
- * One PUT of a file over HTTPS with mutual TLS, framed with an exact `Content-Length`.
+ * One PUT of a file over HTTPS with mutual TLS, framed with an exact `Content-Length`. The S3
+ * receiver sends its other requests through it too (HEAD, POST, DELETE, a part of a file, a body
+ * streamed from the collector's request).
  *
  * `node:https` rather than `fetch`: Deno's fetch turns a streamed body into chunked framing and has
  * no per-client switch to skip certificate verification; node:https does both, and mTLS.
@@ -32,8 +34,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface PutRequest {
   url: string;
   headers: Record<string, string>;
-  /** File whose bytes are the body. */
-  bodyPath: string;
+  /** @default {"PUT"} */
+  method?: string;
+  /** File whose bytes are the body; without it, `body` is (or there is none). */
+  bodyPath?: string;
+  /** Where the body starts in `bodyPath` (a part of a multipart upload). @default {0} */
+  bodyOffset?: number;
+  /** The body as bytes or a stream, instead of `bodyPath`. @default {no body} */
+  body?: Uint8Array | AsyncIterable<Uint8Array>;
   /** Its exact size, sent as Content-Length. */
   size: number;
   /** Bound on the whole attempt, connect to last response byte. */
@@ -80,7 +88,8 @@ function toUploadError(error: Error, sentCert: boolean): UploadError {
 }
 
 /**
- * PUTs `bodyPath` to `url`. An already-aborted signal rejects at once, without connecting.
+ * PUTs `bodyPath` (or `body`) to `url`. An already-aborted signal rejects at once, without
+ * connecting.
  * @throws {UploadError} when no HTTP response arrives (credentials, TLS, network, timeout, abort).
  */
 export function put(request: PutRequest): Promise<PutResponse> {
@@ -118,10 +127,10 @@ export function put(request: PutRequest): Promise<PutResponse> {
       else resolve(response as PutResponse);
     };
     const options: https.RequestOptions = {
-      method: "PUT",
+      method: request.method ?? "PUT",
       hostname,
       port: url.port || (isHttps ? 443 : 80),
-      path: url.pathname,
+      path: url.pathname + url.search,
       headers: { ...request.headers, "content-length": String(request.size) },
       agent: isHttps ? pool.https : pool.http,
       ...(isHttps && isIP(hostname) === 0 && { servername: hostname }),
@@ -185,30 +194,17 @@ export function put(request: PutRequest): Promise<PutResponse> {
   });
 }
 
-/** Streams the file into `req` in big reads, honouring backpressure and the throttle. */
+/** Streams the body into `req` in big pieces, honouring backpressure and the throttle. */
 async function writeBody(
   request: PutRequest,
   req: http.ClientRequest,
   stopped: () => boolean,
   onWait: (wake: (() => void) | null) => void,
 ): Promise<void> {
-  using file = await Deno.open(request.bodyPath, { read: true });
-  let remaining = request.size;
   const slice = request.throttle?.sliceBytes ?? BODY_CHUNK_BYTES;
-  while (remaining > 0 && !stopped()) {
-    const buffer = new Uint8Array(Math.min(BODY_CHUNK_BYTES, remaining));
-    let filled = 0;
-    while (filled < buffer.length) {
-      const n = await file.read(buffer.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    if (filled === 0) {
-      throw new Error(`"${request.bodyPath}" ended ${remaining} bytes short of its size`);
-    }
-    remaining -= filled;
-    for (let off = 0; off < filled && !stopped(); off += slice) {
-      const part = buffer.subarray(off, Math.min(filled, off + slice));
+  for await (const chunk of bodyChunks(request)) {
+    for (let off = 0; off < chunk.length && !stopped(); off += slice) {
+      const part = chunk.subarray(off, Math.min(chunk.length, off + slice));
       if (request.throttle) await request.throttle.take(part.length, request.signal);
       if (stopped()) return;
       if (!req.write(part)) {
@@ -223,5 +219,42 @@ async function writeBody(
         });
       }
     }
+    if (stopped()) return;
+  }
+}
+
+/** The body's bytes, exactly `request.size` of them. @throws when the source has more or fewer */
+async function* bodyChunks(request: PutRequest): AsyncGenerator<Uint8Array> {
+  if (request.bodyPath !== undefined) {
+    yield* fileChunks(request.bodyPath, request.bodyOffset ?? 0, request.size);
+    return;
+  }
+  const body = request.body ?? new Uint8Array(0);
+  const source = body instanceof Uint8Array ? [body] : body;
+  let sent = 0;
+  for await (const chunk of source) {
+    sent += chunk.length;
+    if (sent > request.size) throw new Error(`body is longer than its size ${request.size}`);
+    yield chunk;
+  }
+  if (sent < request.size) throw new Error(`body ended ${request.size - sent} bytes short`);
+}
+
+/** `size` bytes of a file from `offset`, in {@linkcode BODY_CHUNK_BYTES} reads. */
+async function* fileChunks(path: string, offset: number, size: number): AsyncGenerator<Uint8Array> {
+  using file = await Deno.open(path, { read: true });
+  if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+  let remaining = size;
+  while (remaining > 0) {
+    const buffer = new Uint8Array(Math.min(BODY_CHUNK_BYTES, remaining));
+    let filled = 0;
+    while (filled < buffer.length) {
+      const n = await file.read(buffer.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    if (filled === 0) throw new Error(`"${path}" ended ${remaining} bytes short of its size`);
+    remaining -= filled;
+    yield buffer.subarray(0, filled);
   }
 }
