@@ -55,6 +55,8 @@ export interface StartCephOptions {
    * @default {plain HTTP}
    */
   tls?: { cert: string; key: string };
+  /** More `[global]` lines of ceph.conf (`rgw max put size = 1048576`). @default {none} */
+  extraConfig?: string;
 }
 
 /** The Debian packages the cluster needs (scripts/test.sh installs them when missing). */
@@ -142,7 +144,7 @@ export async function startCeph(options: StartCephOptions = {}): Promise<Ceph> {
   const fsid = crypto.randomUUID();
   const monPort = freePort();
   const s3Port = freePort();
-  await Deno.writeTextFile(conf, configText(dir, fsid, monPort));
+  await Deno.writeTextFile(conf, configText(dir, fsid, monPort) + (options.extraConfig ?? ""));
   const children: { name: string; child: Deno.ChildProcess; exited: boolean }[] = [];
   const spawn = (name: string, cmd: string, args: string[]) => {
     const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).spawn();
