@@ -45,7 +45,13 @@ export async function curlS3(
   ceph: Ceph,
   method: string,
   path: string,
-  options: { keys?: { accessKeyId: string; secretAccessKey: string } } = {},
+  options: {
+    keys?: { accessKeyId: string; secretAccessKey: string };
+    /** A file to PUT, with its hex SHA-256 (sent as `x-amz-content-sha256`). */
+    upload?: { path: string; sha256Hex: string };
+    /** More request headers. */
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<CurlS3Result> {
   const dir = await Deno.makeTempDir();
   try {
@@ -60,7 +66,9 @@ export async function curlS3(
         "--user",
         `${keys.accessKeyId}:${keys.secretAccessKey}`,
         "-H",
-        `x-amz-content-sha256: ${EMPTY_SHA256_HEX}`,
+        `x-amz-content-sha256: ${options.upload?.sha256Hex ?? EMPTY_SHA256_HEX}`,
+        ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+        ...(options.upload ? ["--upload-file", options.upload.path] : []),
         "-D",
         join(dir, "headers"),
         "-o",
