@@ -49,9 +49,3 @@ export function objectMetadata(
 export function base64ToHex(base64: string): string {
   return Array.from(atob(base64), (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join("");
 }
-
-/** Base64 of a hex SHA-256. */
-export function hexToBase64(hex: string): string {
-  const pairs = hex.match(/../g) ?? [];
-  return btoa(String.fromCharCode(...pairs.map((p) => parseInt(p, 16))));
-}

@@ -78,8 +78,7 @@ export function s3SettingsProblems(settings: S3Settings): string[] {
   if (url) {
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       problems.push(`endpoint: "${settings.endpoint}" must start with https:// or http://`);
-    }
-    if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    } else if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
       problems.push(
         `endpoint: "${settings.endpoint}" must be scheme, host and port only (the bucket is set apart)`,
       );
