@@ -32,6 +32,8 @@ export interface Ceph extends AsyncDisposable {
   accessKeyId: string;
   /** Its secret access key. */
   secretAccessKey: string;
+  /** The CA that signed the gateway's certificate, when it serves TLS (for curl). */
+  caFile?: string;
   /** Holds the config, the daemons' data, logs and sockets. */
   dir: string;
   /** Process ids of ceph-mon, ceph-osd and radosgw. */
@@ -51,10 +53,11 @@ export interface Ceph extends AsyncDisposable {
 /** Options for {@linkcode startCeph}. */
 export interface StartCephOptions {
   /**
-   * Serve S3 over TLS with this certificate and key (PEM paths) instead of plain HTTP.
+   * Serve S3 over TLS with this certificate and key (PEM paths; `ca` signed the certificate)
+   * instead of plain HTTP.
    * @default {plain HTTP}
    */
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; ca: string };
   /** More `[global]` lines of ceph.conf (`rgw max put size = 1048576`). @default {none} */
   extraConfig?: string;
 }
@@ -203,6 +206,7 @@ export async function startCeph(options: StartCephOptions = {}): Promise<Ceph> {
       endpoint: `${options.tls ? "https" : "http"}://127.0.0.1:${s3Port}`,
       accessKeyId: "",
       secretAccessKey: "",
+      ...(options.tls && { caFile: options.tls.ca }),
       dir,
       pids: children.map((c) => c.child.pid),
       startMs: 0,

@@ -59,6 +59,7 @@ export async function curlS3(
     const out = await new Deno.Command("curl", {
       args: [
         "-sS",
+        ...(ceph.caFile ? ["--cacert", ceph.caFile] : []),
         // curl waits for a body after `-X HEAD`; -I asks without one.
         ...(method === "HEAD" ? ["-I"] : ["-X", method]),
         "--aws-sigv4",

@@ -6,7 +6,7 @@
  * not match our digest is our tarball's fault (repack); the store's own trouble is retried.
  */
 import { STATUS_CODES } from "node:http";
-import { parseRetryAfter } from "../classify.ts";
+import { answerText, classifyAnswer, parseRetryAfter } from "../classify.ts";
 import type { UploadError } from "../put.ts";
 import type { Answer } from "../receiver.ts";
 import { xmlValue } from "./_xml.ts";
@@ -107,7 +107,11 @@ export function describeS3Answer(response: S3Response): string {
   const phrase = STATUS_CODES[response.status];
   const line = `HTTP ${response.status}${phrase ? ` ${phrase}` : ""}`;
   const code = s3ErrorCode(response.body);
-  if (code === null) return line;
+  if (code === null) {
+    // A proxy's or another server's page: its readable text, as a collector's answer is quoted.
+    const text = answerText(response.body).replace(line.slice(5), "").replace(/^[\s:.-]+/, "");
+    return text ? `${line}: ${text}` : line;
+  }
   const message = xmlValue(response.body, "Message");
   const request = xmlValue(response.body, "RequestId") ?? response.headers["x-amz-request-id"];
   return `${line}: ${code}${message ? ` ${message}` : ""}${request ? ` (request ${request})` : ""}`;
@@ -182,6 +186,17 @@ export function classifyS3Answer(response: S3Response, ctx: ClassifyS3Context): 
         "receiver.path_style",
     };
   }
+  if (code === null) {
+    // Not the store's own words: a proxy before it (nginx's client-certificate pages) or a
+    // server that is not a store. The collector's table knows those answers.
+    const generic = classifyAnswer(response);
+    if (
+      (generic.class === "credentials" || generic.class === "misconfigured") &&
+      status !== 404 && status !== 405
+    ) {
+      return { class: generic.class, status, said, cause: storeWords(generic.cause) };
+    }
+  }
   if (code === null && (status === 404 || status === 405 || status === 400)) {
     // No S3 error document: not an S3 API at this address (a web server, a proxy's page).
     return {
@@ -210,5 +225,8 @@ export function classifyS3Failure(error: UploadError): Answer {
 
 /** put()'s failure texts speak of "the collector"; here the other end is the store. */
 function storeWords(text: string): string {
-  return text.replaceAll("the collector's", "the store's").replaceAll("the collector", "the store");
+  return text.replaceAll("the collector's", "the store's").replaceAll(
+    "the collector",
+    "the store (or a proxy before it)",
+  );
 }
