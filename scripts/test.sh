@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # curl (a client nobody here wrote), GNU tar (reads our tarballs); shellcheck and systemd's
 # systemd-analyze check install.sh and the unit (no running systemd needed); setfacl/getfacl
 # (install.sh's default ACL on episodes/, and the permission tests), useradd/userdel, setpriv and
-# runuser (the tests that run the service as its own user and commands as root).
+# runuser (the tests that run the service as its own user and commands as root);
+# Ceph's monitor, OSD and RADOS Gateway are the S3 store the object-store tests run
+# (devkit/ceph.ts, no systemd).
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
@@ -21,6 +23,10 @@ command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v setfacl >/dev/null || missing+=(acl)
 command -v useradd >/dev/null || missing+=(passwd)
 command -v setpriv >/dev/null || missing+=(util-linux)
+command -v radosgw >/dev/null || missing+=(radosgw)
+command -v ceph-mon >/dev/null || missing+=(ceph-mon)
+command -v ceph-osd >/dev/null || missing+=(ceph-osd)
+command -v ceph >/dev/null || missing+=(ceph-common)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing test peers: ${missing[*]}"

@@ -1,5 +1,7 @@
 /**
- * One PUT of a file over HTTPS with mutual TLS, framed with an exact `Content-Length`.
+ * One PUT of a file over HTTPS with mutual TLS, framed with an exact `Content-Length`. The S3
+ * receiver sends its other requests through it too (HEAD, POST, DELETE, a part of a file, a body
+ * streamed from the collector's request).
  *
  * `node:https` rather than `fetch`: Deno's fetch turns a streamed body into chunked framing and has
  * no per-client switch to skip certificate verification; node:https does both, and mTLS.
@@ -44,8 +46,17 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export interface PutRequest {
   url: string;
   headers: Record<string, string>;
-  /** File whose bytes are the body. */
-  bodyPath: string;
+  /** @default {"PUT"} */
+  method?: string;
+  /** File whose bytes are the body; without it, `body` is (or there is none). */
+  bodyPath?: string;
+  /** Where the body starts in `bodyPath` (a part of a multipart upload). @default {0} */
+  bodyOffset?: number;
+  /**
+   * The body as bytes or a stream, instead of `bodyPath`. A stream cannot be sent twice: a
+   * request with one is not retried on a fresh connection. @default {no body}
+   */
+  body?: Uint8Array | AsyncIterable<Uint8Array>;
   /** Its exact size, sent as Content-Length. */
   size: number;
   /** Bound on each try of the attempt, connect to last response byte. */
@@ -125,7 +136,8 @@ export async function put(request: PutRequest): Promise<PutResponse> {
     });
   try {
     let result = await tryOnce(request, pool);
-    if (!result.ok && isStale(result.error, result.trace)) {
+    const resendable = request.body === undefined || request.body instanceof Uint8Array;
+    if (!result.ok && resendable && isStale(result.error, result.trace)) {
       pool.stats.staleRetries++;
       const fresh = pool.fresh();
       try {
@@ -243,10 +255,10 @@ function tryOnce(request: PutRequest, pool: ReceiverAgent): Promise<Try> {
       );
     };
     const options: https.RequestOptions = {
-      method: "PUT",
+      method: request.method ?? "PUT",
       hostname,
       port: url.port || (isHttps ? 443 : 80),
-      path: url.pathname,
+      path: url.pathname + url.search,
       headers: { ...request.headers, "content-length": String(request.size) },
       agent: isHttps ? pool.https : pool.http,
       ...(isHttps && isIP(hostname) === 0 && { servername: hostname }),
@@ -335,8 +347,9 @@ async function readFull(file: Deno.FsFile, buffer: Uint8Array, path: string): Pr
 }
 
 /**
- * Streams the file into `req` through two reused buffers, honouring backpressure and the throttle.
- * `stopped` resolves when the try ended (answer, error, abort), so no wait outlives it.
+ * Streams the body into `req` through two reused buffers (a file) or as given (bytes, a stream),
+ * honouring backpressure and the throttle. `stopped` resolves when the try ended (answer, error,
+ * abort), so no wait outlives it.
  */
 async function writeBody(
   request: PutRequest,
@@ -344,10 +357,14 @@ async function writeBody(
   stopped: Promise<void>,
   isStopped: () => boolean,
 ): Promise<void> {
+  if (request.bodyPath === undefined) {
+    return await writeGiven(request, req, stopped, isStopped);
+  }
   const path = request.bodyPath;
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });
+    if (request.bodyOffset) await file.seek(request.bodyOffset, Deno.SeekMode.Start);
   } catch (error) {
     throw new BodyReadError(`Cannot read "${path}": ${(error as Error).message}`, { cause: error });
   }
@@ -387,4 +404,34 @@ async function writeBody(
       }
     }
   }
+}
+
+/** Writes a body given as bytes or a stream: exactly `request.size` bytes, or it throws. */
+async function writeGiven(
+  request: PutRequest,
+  req: http.ClientRequest,
+  stopped: Promise<void>,
+  isStopped: () => boolean,
+): Promise<void> {
+  const body = request.body ?? new Uint8Array(0);
+  const source = body instanceof Uint8Array ? [body] : body;
+  const slice = request.throttle?.sliceBytes ?? BODY_CHUNK_BYTES;
+  let sent = 0;
+  for await (const chunk of source) {
+    if (sent + chunk.length > request.size) {
+      throw new Error(`body is longer than its size ${request.size}`);
+    }
+    for (let off = 0; off < chunk.length && !isStopped(); off += slice) {
+      const part = chunk.subarray(off, Math.min(chunk.length, off + slice));
+      if (request.throttle) await request.throttle.take(part.length, request.signal);
+      if (isStopped()) return;
+      if (!req.write(part)) {
+        await Promise.race([new Promise<void>((resolve) => req.once("drain", resolve)), stopped]);
+      }
+      sent += part.length;
+      request.onProgress?.(sent);
+    }
+    if (isStopped()) return;
+  }
+  if (sent < request.size) throw new Error(`body ended ${request.size - sent} bytes short`);
 }

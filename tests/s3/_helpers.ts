@@ -1,0 +1,144 @@
+/**
+ * What the object-store tests share: settings for a devkit Ceph cluster, curl `--aws-sigv4` as the
+ * client nobody here wrote (it makes buckets and reads objects back), and tarball-like files.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Ceph } from "../../devkit/ceph.ts";
+import type { Compression } from "../../src/protocol/protocol.ts";
+import type { Parcel } from "../../src/upload/receiver.ts";
+import { S3_DEFAULTS, type S3Settings } from "../../src/upload/s3/settings.ts";
+import { EMPTY_SHA256_HEX } from "../../src/upload/s3/sign.ts";
+
+/** Settings for the cluster's user and `bucket`. */
+export function settingsFor(
+  ceph: Ceph,
+  bucket: string,
+  over: Partial<S3Settings> = {},
+): S3Settings {
+  return {
+    endpoint: ceph.endpoint,
+    bucket,
+    prefix: "lab",
+    region: S3_DEFAULTS.region,
+    pathStyle: true,
+    credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: ceph.secretAccessKey },
+    tls: {},
+    verifyTls: true,
+    partBytes: S3_DEFAULTS.partBytes,
+    multipartThresholdBytes: S3_DEFAULTS.multipartThresholdBytes,
+    requestTimeoutMs: 120_000,
+    ...over,
+  };
+}
+
+/** What curl got. */
+export interface CurlS3Result {
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/** One request by curl `--aws-sigv4` (sending `x-amz-content-sha256`, which RGW requires). */
+export async function curlS3(
+  ceph: Ceph,
+  method: string,
+  path: string,
+  options: {
+    keys?: { accessKeyId: string; secretAccessKey: string };
+    /** A file to PUT, with its hex SHA-256 (sent as `x-amz-content-sha256`). */
+    upload?: { path: string; sha256Hex: string };
+    /** More request headers. */
+    headers?: Record<string, string>;
+  } = {},
+): Promise<CurlS3Result> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const keys = options.keys ?? ceph;
+    const out = await new Deno.Command("curl", {
+      args: [
+        "-sS",
+        ...(ceph.caFile ? ["--cacert", ceph.caFile] : []),
+        // curl waits for a body after `-X HEAD`; -I asks without one.
+        ...(method === "HEAD" ? ["-I"] : ["-X", method]),
+        "--aws-sigv4",
+        "aws:amz:us-east-1:s3",
+        "--user",
+        `${keys.accessKeyId}:${keys.secretAccessKey}`,
+        "-H",
+        `x-amz-content-sha256: ${options.upload?.sha256Hex ?? EMPTY_SHA256_HEX}`,
+        ...Object.entries(options.headers ?? {}).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+        ...(options.upload ? ["--upload-file", options.upload.path] : []),
+        "-D",
+        join(dir, "headers"),
+        "-o",
+        join(dir, "body"),
+        "-w",
+        "%{http_code}",
+        `${ceph.endpoint}${path}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      throw new Error(`curl ${method} ${path} failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    const headers: Record<string, string> = {};
+    for (const line of (await Deno.readTextFile(join(dir, "headers"))).split("\r\n")) {
+      const i = line.indexOf(":");
+      if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+    }
+    const body = await Deno.readFile(join(dir, "body")).catch(() => new Uint8Array(0));
+    return { status: Number(new TextDecoder().decode(out.stdout)), headers, body };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Makes a bucket with curl. @throws {Error} unless the store answers 200 */
+export async function createBucket(ceph: Ceph, bucket: string): Promise<void> {
+  const { status, body } = await curlS3(ceph, "PUT", `/${bucket}`);
+  if (status !== 200) {
+    throw new Error(
+      `cannot create bucket "${bucket}": ${status} ${new TextDecoder().decode(body)}`,
+    );
+  }
+}
+
+/** A file of `size` pseudo-random bytes (from `seed`) and its base64 SHA-256. */
+export async function makeTarball(
+  dir: string,
+  name: string,
+  size: number,
+  seed: number,
+): Promise<{ path: string; size: number; sha256: string; bytes: Uint8Array }> {
+  const bytes = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    // xorshift32: different seeds give different bytes at every offset.
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    bytes[i] = x & 0xff;
+  }
+  const path = join(dir, name);
+  await Deno.writeFile(path, bytes);
+  return { path, size, sha256: createHash("sha256").update(bytes).digest("base64"), bytes };
+}
+
+/** A parcel for a file made by {@linkcode makeTarball}. */
+export function parcelOf(
+  file: { path: string; size: number; sha256: string },
+  ids: { hostId?: string; episodeId: string; compression?: Compression },
+): Parcel {
+  return {
+    hostId: ids.hostId ?? "lab-01",
+    episodeId: ids.episodeId,
+    compression: ids.compression ?? "gzip",
+    sha256: file.sha256,
+    size: file.size,
+    commit: "0123456789abcdef0123456789abcdef01234567",
+    path: file.path,
+  };
+}
