@@ -16,6 +16,10 @@ export const EXIT = {
   tempFail: 75,
   /** EX_CONFIG: configuration error, or the collector refused our credentials or URL. */
   config: 78,
+  /** Stopped by SIGINT (128 + 2), as shells report it. */
+  interrupted: 130,
+  /** Stopped by SIGTERM (128 + 15). */
+  terminated: 143,
 } as const;
 
 /** Log line format. */
@@ -35,7 +39,7 @@ export interface CommandIo {
   logger: Logger;
   /** One line on stdout. */
   stdout: (line: string) => void;
-  /** Aborted on SIGTERM/SIGINT. */
+  /** Aborted on SIGTERM/SIGINT; its reason is an AbortError whose message names the signal. */
   signal: AbortSignal;
   env: (name: string) => string | undefined;
   /** @default {Date.now} in main.ts */

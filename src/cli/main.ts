@@ -41,12 +41,16 @@ export async function main(args: readonly string[]): Promise<number> {
     debug: invocation.verbose,
   });
   const controller = new AbortController();
-  const onSignal = () => {
-    logger.info("signal received: finishing current work, then stopping");
-    controller.abort();
-  };
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  // An AbortError whose message is the signal's name: a command exits 130 or 143 by it.
+  const listeners = signals.map((s) => {
+    const listener = () => {
+      logger.info("signal received: finishing current work, then stopping");
+      controller.abort(new DOMException(s, "AbortError"));
+    };
+    Deno.addSignalListener(s, listener);
+    return [s, listener] as const;
+  });
   try {
     const onHangup = (listener: () => void) => {
       Deno.addSignalListener("SIGHUP", listener);
@@ -62,7 +66,7 @@ export async function main(args: readonly string[]): Promise<number> {
     });
   } catch (error) {
     if (error instanceof ConfigError) {
-      logger.error(error.message);
+      for (const line of error.lines) logger.error(line);
       return EXIT.config;
     }
     if (error instanceof LockHeldError) {
@@ -72,6 +76,6 @@ export async function main(args: readonly string[]): Promise<number> {
     logger.error(`unexpected failure: ${describeError(error)}`);
     return EXIT.failure;
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    for (const [s, listener] of listeners) Deno.removeSignalListener(s, listener);
   }
 }

@@ -46,7 +46,11 @@ export function createReceiverAgent(options: ReceiverAgentOptions): ReceiverAgen
   const httpsAgent = new https.Agent({
     ...common,
     rejectUnauthorized: options.verifyTls,
-    ...(tls.ca !== undefined && { ca: tls.ca }),
+    // Always a `ca`: without one, node:https reaches for Deno's root store, which needs
+    // --allow-sys (not in the binary: "Requires sys access to \"ca\"" on every connection). The
+    // config loader fills it from ca_bundle or the system trust store; none (verify_tls = false
+    // without a system store) trusts nothing, which then verifies nothing anyway.
+    ca: tls.ca ?? [],
     ...(tls.cert !== undefined && { cert: tls.cert }),
     ...(tls.key !== undefined && { key: tls.key }),
   });
