@@ -236,7 +236,7 @@ export async function loadConfig(
   }, { file, now: options.now ?? Date.now, env, warnings, problems: tlsProblems });
   problems.push(...tlsProblems);
   if (v.metricsTextfile !== undefined) {
-    const problem = await metricsDirProblem(v.metricsTextfile);
+    const problem = await metricsDirProblem(v.metricsTextfile, v.dataRoot);
     if (problem) warnings.push(`${file}: shipper.metrics_textfile: ${problem}`);
   }
 
@@ -313,22 +313,14 @@ async function readTokenFile(
   return { token, file };
 }
 
-/** The process's user and groups, from /proc (no `--allow-sys` needed), or null. */
-async function processIds(): Promise<{ uid: number; gids: number[] } | null> {
-  const status = await readBoundedText("/proc/self/status", { limit: 64 * 1024 }).catch(() => null);
-  const uid = status?.match(/^Uid:\s+\d+\s+(\d+)/m)?.[1];
-  const gid = status?.match(/^Gid:\s+\d+\s+(\d+)/m)?.[1];
-  if (uid === undefined || gid === undefined) return null;
-  const groups = (status?.match(/^Groups:([^\n]*)/m)?.[1] ?? "").trim().split(/\s+/);
-  return { uid: Number(uid), gids: [Number(gid), ...groups.filter(Boolean).map(Number)] };
-}
-
 /**
- * Why the metrics textfile cannot be written, or null: its directory is missing, not a
- * directory, or (by its mode bits) not writable by this process. Root can write anywhere, so a
- * check run with sudo learns only that the directory exists.
+ * Why the metrics textfile cannot be written, or null: its directory is missing or not a
+ * directory, or its mode bits let the service's user (the owner of `data_root`, as install.sh
+ * makes it) not write there. Judged for that user, not for whoever runs the command: a check run
+ * with sudo speaks for the service. Group membership is not known without more permissions, so a
+ * directory whose group may write (or whose ACL mask allows it) is given the benefit of the doubt.
  */
-async function metricsDirProblem(path: string): Promise<string | null> {
+async function metricsDirProblem(path: string, dataRoot: string): Promise<string | null> {
   const dir = dirname(path);
   let info: Deno.FileInfo;
   try {
@@ -343,12 +335,12 @@ async function metricsDirProblem(path: string): Promise<string | null> {
     return `cannot reach directory "${dir}": ${(error as Error).name}`;
   }
   if (!info.isDirectory) return `"${dir}" is not a directory: no metrics will be written`;
-  const me = await processIds();
-  if (!me || me.uid === 0 || info.mode === null || info.uid === null || info.gid === null) {
-    return null;
-  }
-  const bit = info.uid === me.uid ? 0o200 : me.gids.includes(info.gid) ? 0o020 : 0o002;
-  return (info.mode & bit) === 0 || (info.mode & (bit >> 1)) === 0
-    ? `directory "${dir}" is not writable by this user (uid ${me.uid}): no metrics will be written`
-    : null;
+  const service = (await Deno.stat(dataRoot).catch(() => null))?.uid;
+  if (service == null || service === 0 || info.mode === null || info.uid === null) return null;
+  const writeAndSearch = (shift: number) => ((info.mode! >> shift) & 0o3) === 0o3;
+  const writable = info.uid === service
+    ? writeAndSearch(6)
+    : writeAndSearch(3) || writeAndSearch(0);
+  return writable ? null : `directory "${dir}" is not writable by the owner of data_root ` +
+    `(uid ${service}, the service's user): no metrics will be written`;
 }

@@ -50,6 +50,8 @@ export interface ProbeOptions {
   timeoutMs?: number;
   /** Episode id of the probe upload. @default {"cis490-ship-check-" + 8 random hex digits} */
   episodeId?: string;
+  /** Ask the health route first; false goes straight to the upload request. @default {true} */
+  health?: boolean;
 }
 
 /**
@@ -188,12 +190,14 @@ export async function probeCollector(
     ? { authorization: `Bearer ${config.receiver.bearerToken}` }
     : {};
   const sentCert = config.tls.cert !== undefined;
-  const health = await exchange(config, {
-    url: new URL(config.receiver.url + "/v1/health"),
-    method: "GET",
-    headers: { "user-agent": USER_AGENT, ...auth },
-    expectContinue: false,
-  }, options);
+  const health: Observation = options.health === false
+    ? { kind: "answer", status: 404, body: "", headers: {} }
+    : await exchange(config, {
+      url: new URL(config.receiver.url + "/v1/health"),
+      method: "GET",
+      headers: { "user-agent": USER_AGENT, ...auth },
+      expectContinue: false,
+    }, options);
   if (health.kind !== "answer" || (health.status !== 404 && health.status !== 405)) {
     return { health, sentCert };
   }

@@ -398,3 +398,36 @@ Deno.test({
     assertEquals([checkClass(check), onceClass(once)], ["misconfigured", "misconfigured"]);
   },
 });
+
+Deno.test("--once and check report every config problem at once, one line each, exit 78", async () => {
+  await using tmp = await tempDir();
+  const dataRoot = join(tmp.path, "data");
+  await Deno.mkdir(join(dataRoot, "episodes"), { recursive: true });
+  await makeEpisode(dataRoot, "ep-1");
+  const config = await writeConfig(
+    tmp.path,
+    `host_id = "lab 01"\n[paths]\ndata_root = "${dataRoot}"\n[receiver]\nurl = "ftp://c"\n` +
+      `bearer_token = "a\\u0000b"\n[shipper]\nupload_concurrency = 0\n`,
+  );
+  const problems = [
+    /host_id: "lab 01" must match/,
+    /receiver\.url: must start with https:\/\//,
+    /shipper\.upload_concurrency: must be an integer from 1 to 16, got 0/,
+    /receiver\.bearer_token: holds a control character at position 2/,
+  ];
+  const once = await runCli(["--once", "--config", config]);
+  assertEquals(once.code, EXIT.config, once.stderr);
+  const lines = once.stderr.trim().split("\n");
+  assertEquals(lines.length, problems.length, once.stderr);
+  problems.forEach((p, i) =>
+    assertMatch(lines[i] ?? "", new RegExp(`ERROR ${config}: ${p.source}`))
+  );
+  const check = await runCli(["check", "--config", config]);
+  assertEquals(check.code, EXIT.config, check.stdout);
+  const fails = check.stdout.trim().split("\n");
+  assertEquals(fails.length, problems.length, check.stdout);
+  problems.forEach((p, i) =>
+    assertMatch(fails[i] ?? "", new RegExp(`^FAIL {2}config: ${config}: ${p.source}`))
+  );
+  assertEquals(await names(join(dataRoot, "episodes")), ["ep-1"], "nothing touched");
+});

@@ -11,7 +11,7 @@ import { judgeCertificateDates, judgeConfig } from "../../src/config/judge_confi
 import { loadConfig } from "../../src/config/config.ts";
 import type { CheckStep } from "../../src/config/check_step.ts";
 import { judgeProbe, type ProbeContext } from "../../src/upload/judge_probe.ts";
-import type { Observation, ProbeResult } from "../../src/upload/probe.ts";
+import { type Observation, probeCollector, type ProbeResult } from "../../src/upload/probe.ts";
 import { checkExitCode, runCheck } from "../../src/cli/check.ts";
 import { EXIT } from "../../src/cli/args.ts";
 import { createLogger } from "../../src/log/log.ts";
@@ -299,4 +299,26 @@ Deno.test("check exits 75 when the collector is down or answers 503, and --offli
   } finally {
     await server.close();
   }
+});
+
+Deno.test("probeCollector()'s upload request stores nothing on the reference collector, even when admitted", async () => {
+  const pki = await sharedPki();
+  await using tmp = await tempDir();
+  await using collector = await startCollectorProcess(tmp.path, pki);
+  const { good } = await configs(tmp.path, collector.url);
+  const { config } = await loadConfig(good, { env: () => undefined });
+  const result = await probeCollector(config, { health: false, episodeId: "probe-1" });
+  assertEquals(result.put?.seen, { kind: "continue" }, "admitted: it waits for the body");
+  assertEquals(result.put?.path, "/v1/episodes/lab-01/probe-1.tar.gz");
+  const { stderr } = await collector.stop();
+  // Not even a partial upload in .incoming/: the body never started.
+  const walk = async (dir: string): Promise<string[]> => {
+    const found: string[] = [];
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory) found.push(...(await walk(join(dir, e.name))));
+      else found.push(join(dir, e.name));
+    }
+    return found;
+  };
+  assertEquals(await walk(collector.storeDir), [], stderr);
 });

@@ -685,3 +685,37 @@ Deno.test("loadConfig() refuses a huge sparse ca_bundle without reading it", asy
     /receiver\.ca_bundle: ".*big\.pem" is larger than \d+ bytes$/,
   );
 });
+
+Deno.test({
+  name: "loadConfig() warns when metrics_textfile's directory is not writable by data_root's owner",
+  ignore: Deno.uid() !== 0, // chown
+  fn: async () => {
+    await using dir = await tempDir();
+    const service = 4242 + (Deno.pid % 1000); // any uid without an account will do
+    const dataRoot = join(dir.path, "data");
+    await Deno.mkdir(dataRoot);
+    await Deno.chown(dataRoot, service, service);
+    const metrics = join(dir.path, "metrics");
+    await Deno.mkdir(metrics);
+    const env = await testEnv();
+    const file = join(dir.path, "lab-host.toml");
+    await Deno.writeTextFile(
+      file,
+      `${MINIMAL}[paths]\ndata_root = "${dataRoot}"\n[shipper]\nmetrics_textfile = "${
+        join(metrics, "cis490.prom")
+      }"\n`,
+      { mode: 0o600 },
+    );
+    const warnings = async () => (await loadConfig(file, { env })).warnings;
+    await Deno.chmod(metrics, 0o755); // root's
+    assertEquals(await warnings(), [
+      `${file}: shipper.metrics_textfile: directory "${metrics}" is not writable by the owner of ` +
+      `data_root (uid ${service}, the service's user): no metrics will be written`,
+    ]);
+    await Deno.chmod(metrics, 0o775); // the group may write: maybe the service's user is in it
+    assertEquals(await warnings(), []);
+    await Deno.chmod(metrics, 0o755);
+    await Deno.chown(metrics, service, service);
+    assertEquals(await warnings(), []);
+  },
+});
