@@ -21,12 +21,15 @@ if (import.meta.main) {
   const doc = path("docs/config.md");
   await Deno.writeTextFile(
     doc,
-    replaceBetween(await Deno.readTextFile(doc), TABLE_MARKERS, renderConfigTable()),
+    replaceBetween(await Deno.readTextFile(doc), { ...TABLE_MARKERS, body: renderConfigTable() }),
   );
   const readme = path("README.md");
   await Deno.writeTextFile(
     readme,
-    replaceBetween(await Deno.readTextFile(readme), NEW_KEYS_MARKERS, renderNewKeysList()),
+    replaceBetween(await Deno.readTextFile(readme), {
+      ...NEW_KEYS_MARKERS,
+      body: renderNewKeysList(),
+    }),
   );
   await Deno.writeTextFile(path("packaging/lab-host.toml"), renderTemplate());
   // deno fmt wraps the README's prose; the test compares the list with whitespace collapsed.

@@ -17,16 +17,19 @@ export const NEW_KEYS_MARKERS = {
   end: "<!-- end of new keys -->",
 } as const;
 
-/** `text` with what lies between the markers replaced by `body`. @throws {RangeError} without them */
+/**
+ * `text` with what lies between `replacement.start` and `replacement.end` replaced by its body.
+ * @throws {RangeError} when the markers are not there
+ */
 export function replaceBetween(
   text: string,
-  markers: { start: string; end: string },
-  body: string,
+  replacement: { start: string; end: string; body: string },
 ): string {
-  const start = text.indexOf(markers.start);
-  const end = text.indexOf(markers.end);
-  if (start < 0 || end < start) throw new RangeError(`Markers "${markers.start}" not found`);
-  return text.slice(0, start + markers.start.length) + "\n\n" + body + "\n" + text.slice(end);
+  const start = text.indexOf(replacement.start);
+  const end = text.indexOf(replacement.end);
+  if (start < 0 || end < start) throw new RangeError(`Markers "${replacement.start}" not found`);
+  return text.slice(0, start + replacement.start.length) + "\n\n" + replacement.body + "\n" +
+    text.slice(end);
 }
 
 /** What lies between the markers, trimmed, or null without them. */
