@@ -119,7 +119,74 @@ export function tokenProblem(token: string): string | null {
   return null;
 }
 
-/** Loads and validates the shipper config, reading certificate and token files. */
+/** The loop over the key table: each key's typed value, or its problem. */
+function readKeys(r: TableReader, ctx: KeyContext, problems: ConfigProblem[]) {
+  const values: Partial<Record<keyof KeyValues, unknown>> = {};
+  const fields = Object.entries(KEYS) as [keyof KeyValues, (typeof KEYS)[keyof KeyValues]][];
+  for (const [field, key] of fields) {
+    let raw: unknown;
+    try {
+      raw = r.get(key.name);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems); // a value where a table should be (`receiver = "x"`)
+      continue;
+    }
+    if (raw === undefined) {
+      if (key.required) problems.push({ file: r.file, key: key.name, detail: "required" });
+      else values[field] = key.default;
+      continue;
+    }
+    try {
+      values[field] = key.parse(raw, ctx);
+    } catch (error) {
+      if (!(error instanceof KeyProblem)) throw error;
+      problems.push({ file: r.file, key: key.name, detail: error.detail });
+    }
+  }
+  // A field the loop filled holds its key's parsed type; one it did not has a problem.
+  return values as Partial<KeyValues>;
+}
+
+/** The rules that involve more than one key. Pure. */
+function crossKeyProblems(v: Partial<KeyValues>): { key: string; detail: string }[] {
+  const out: { key: string; detail: string }[] = [];
+  if (v.clientKey !== undefined && "clientCert" in v && v.clientCert === undefined) {
+    out.push({ key: "receiver.client_cert", detail: "required when client_key is set" });
+  }
+  if (v.bearerToken !== undefined && v.bearerTokenFile !== undefined) {
+    out.push({
+      key: "receiver.bearer_token_file",
+      detail: "set either bearer_token or bearer_token_file, not both",
+    });
+  }
+  if (v.compressionLevel !== undefined && v.compression !== undefined) {
+    const range = levelRange(v.compression);
+    const detail = range
+      ? numberProblem(v.compressionLevel, range)
+      : `has no meaning with shipper.compression = "${v.compression}"; remove it`;
+    if (detail) out.push({ key: "shipper.compression_level", detail });
+  }
+  return out;
+}
+
+/** Each problem once: a key under a value that should be a table reports that table per key. */
+function unique(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const line = `${p.key}\u0000${p.detail}`;
+    return !seen.has(line) && seen.add(line);
+  });
+}
+
+/**
+ * Loads and validates the shipper config, reading certificate, key, token and trust store files.
+ * @throws {ConfigError} holding every problem found, one line each
+ * @example
+ * ```ts
+ * const { config, warnings } = await loadConfig("/etc/cis490/lab-host.toml");
+ * ```
+ */
 export async function loadConfig(
   file: string,
   options: LoadConfigOptions = {},
@@ -130,58 +197,8 @@ export async function loadConfig(
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
   const fail = (key: string, detail: string) => problems.push({ file, key, detail });
-
-  // The loop: every key of the table, its problems collected rather than thrown.
-  const values: Partial<Record<keyof KeyValues, unknown>> = {};
-  for (
-    const [field, key] of Object.entries(KEYS) as [
-      keyof KeyValues,
-      (typeof KEYS)[keyof KeyValues],
-    ][]
-  ) {
-    let raw: unknown;
-    try {
-      raw = r.get(key.name);
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      problems.push(...error.problems); // a table where a value is (`receiver = "x"`)
-      continue;
-    }
-    if (raw === undefined) {
-      if (key.required) fail(key.name, "required");
-      else values[field] = key.default;
-      continue;
-    }
-    try {
-      values[field] = key.parse(raw, ctx);
-    } catch (error) {
-      if (!(error instanceof KeyProblem)) throw error;
-      fail(key.name, error.detail);
-    }
-  }
-  const has = (field: keyof KeyValues) => field in values;
-  // Every field the loop filled holds its key's parsed type; the casts below read them back.
-  const v = values as KeyValues;
-
-  // The rules that involve more than one key.
-  if (v.clientKey !== undefined && has("clientCert") && v.clientCert === undefined) {
-    fail("receiver.client_cert", "required when client_key is set");
-  }
-  if (v.bearerToken !== undefined && v.bearerTokenFile !== undefined) {
-    fail("receiver.bearer_token_file", "set either bearer_token or bearer_token_file, not both");
-  }
-  if (v.compressionLevel !== undefined && has("compression")) {
-    const range = levelRange(v.compression);
-    if (!range) {
-      fail(
-        "shipper.compression_level",
-        `has no meaning with shipper.compression = "${v.compression}"; remove it`,
-      );
-    } else {
-      const problem = numberProblem(v.compressionLevel, range);
-      if (problem) fail("shipper.compression_level", problem);
-    }
-  }
+  const v = readKeys(r, ctx, problems);
+  for (const p of crossKeyProblems(v)) fail(p.key, p.detail);
 
   // The token: inline (the seed) or from a file, and able to travel in a header.
   let bearerToken = v.bearerToken;
@@ -210,7 +227,7 @@ export async function loadConfig(
     );
   }
 
-  const url = has("url") ? new URL(v.url) : null;
+  const url = v.url !== undefined ? new URL(v.url) : null;
   if (url?.protocol === "http:") {
     warnings.push(
       `${file}: receiver.url: uses http://, so nothing is encrypted and no certificate is checked`,
@@ -219,60 +236,53 @@ export async function loadConfig(
       warnings.push(`${file}: ${tokenKey}: the token travels in clear over http://`);
     }
   }
-  if (url && has("verifyTls") && !v.verifyTls) {
+  if (url && v.verifyTls === false) {
     warnings.push(
       `${file}: receiver.verify_tls: false, so the collector's certificate is NOT verified for ${url.host}`,
     );
   }
 
   // The files the config names.
-  const tlsProblems: ConfigProblem[] = [];
   const tls = await readTlsMaterial({
     caBundle: v.caBundle,
     clientCert: v.clientCert,
     clientKey: v.clientKey,
     https: url?.protocol === "https:",
     verifyTls: v.verifyTls ?? DEFAULTS.verifyTls,
-  }, { file, now: options.now ?? Date.now, env, warnings, problems: tlsProblems });
-  problems.push(...tlsProblems);
-  if (v.metricsTextfile !== undefined) {
+  }, { file, now: options.now ?? Date.now, env, warnings, problems });
+  if (v.metricsTextfile !== undefined && v.dataRoot !== undefined) {
     const problem = await metricsDirProblem(v.metricsTextfile, v.dataRoot);
     if (problem) warnings.push(`${file}: shipper.metrics_textfile: ${problem}`);
   }
 
-  if (problems.length > 0) {
-    // One line per problem, each once (a key under a non-table reports that table per key).
-    const seen = new Set<string>();
-    throw ConfigError.of(problems.filter((p) => {
-      const line = `${p.key}\u0000${p.detail}`;
-      return !seen.has(line) && seen.add(line);
-    }));
-  }
+  if (problems.length > 0) throw ConfigError.of(unique(problems));
+  // No problem: the loop filled every field.
+  const all = v as KeyValues;
   const config: Config = {
     file,
-    hostId: v.hostId,
-    dataRoot: v.dataRoot,
+    hostId: all.hostId,
+    dataRoot: all.dataRoot,
     receiver: {
-      url: v.url,
-      verifyTls: v.verifyTls,
-      ...(v.caBundle !== undefined && { caBundle: v.caBundle }),
-      ...(v.clientCert !== undefined && { clientCert: v.clientCert }),
-      ...(v.clientKey !== undefined && { clientKey: v.clientKey }),
+      url: all.url,
+      verifyTls: all.verifyTls,
+      ...(all.caBundle !== undefined && { caBundle: all.caBundle }),
+      ...(all.clientCert !== undefined && { clientCert: all.clientCert }),
+      ...(all.clientKey !== undefined && { clientKey: all.clientKey }),
       ...(bearerToken !== undefined && { bearerToken }),
       ...(bearerTokenFile !== undefined && { bearerTokenFile }),
     },
     tls,
-    scanIntervalS: v.scanIntervalS,
-    requestTimeoutS: v.requestTimeoutS,
-    backoffSeconds: [...v.backoffSeconds],
-    maxEpisodeBytes: v.maxEpisodeBytes,
-    compression: v.compression,
-    uploadConcurrency: v.uploadConcurrency,
-    maxBytesPerSecond: v.maxBytesPerSecond,
-    stopGraceS: v.stopGraceS,
-    keepLocalForDays: v.keepLocalForDays,
-    ...(v.compressionLevel !== undefined && { compressionLevel: v.compressionLevel }),
-    ...(v.metricsTextfile !== undefined && { metricsTextfile: v.metricsTextfile }),
+    scanIntervalS: all.scanIntervalS,
+    requestTimeoutS: all.requestTimeoutS,
+    backoffSeconds: [...all.backoffSeconds],
+    maxEpisodeBytes: all.maxEpisodeBytes,
+    compression: all.compression,
+    uploadConcurrency: all.uploadConcurrency,
+    maxBytesPerSecond: all.maxBytesPerSecond,
+    stopGraceS: all.stopGraceS,
+    keepLocalForDays: all.keepLocalForDays,
+    ...(all.compressionLevel !== undefined && { compressionLevel: all.compressionLevel }),
+    ...(all.metricsTextfile !== undefined && { metricsTextfile: all.metricsTextfile }),
   };
   warnings.unshift(...r.unknownKeyWarnings(CONFIG_KEYS.map((k) => k.name)));
   return { config, warnings };
