@@ -17,6 +17,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v tar >/dev/null || missing+=(tar)
 command -v gzip >/dev/null || missing+=(gzip)
 command -v zstd >/dev/null || missing+=(zstd)
+# The system trust store: a config without ca_bundle reads it (src/config/trust_store.ts).
+[ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)

@@ -9,7 +9,9 @@ export const PERMISSION_FLAGS: readonly string[] = [
   "--allow-read",
   "--allow-write",
   "--allow-net",
-  "--allow-env=CIS490_CONFIG,JOURNAL_STREAM,CREDENTIALS_DIRECTORY,HOME,NO_COLOR",
+  // SSL_CERT_FILE and SSL_CERT_DIR: where openssl finds the system trust store when the config
+  // names no ca_bundle (src/config/trust_store.ts); read, never set.
+  "--allow-env=CIS490_CONFIG,JOURNAL_STREAM,CREDENTIALS_DIRECTORY,HOME,NO_COLOR,SSL_CERT_FILE,SSL_CERT_DIR",
   // find(1) only: it moves episode directories whose names are not UTF-8, which no Deno file API
   // can name (src/queue/non_utf8.ts).
   "--allow-run=/usr/bin/find",

@@ -65,7 +65,7 @@ export interface CommandIo {
   logger: Logger;
   /** One line on stdout. */
   stdout: (line: string) => void;
-  /** Aborted on SIGTERM/SIGINT. */
+  /** Aborted on SIGTERM/SIGINT; its reason is an AbortError whose message names the signal. */
   signal: AbortSignal;
   env: (name: string) => string | undefined;
   /** @default {Date.now} in main.ts */

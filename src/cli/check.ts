@@ -1,6 +1,12 @@
-/** `cis490-ship check [--offline]`: is this host ready to ship? A verdict per step. */
-import { ConfigError, loadConfig } from "../config/config.ts";
-import { type CheckStep, checkTlsMaterial, judgeProbe, probeCollector } from "../ops/check.ts";
+/**
+ * `cis490-ship check [--offline] [--json]`: is this host ready to ship? A verdict per step; the
+ * judgments live with their domains (src/config/judge_config.ts, src/upload/judge_probe.ts).
+ */
+import { ConfigError, loadConfig, tokenKeyOf } from "../config/config.ts";
+import type { CheckStep } from "../config/check_step.ts";
+import { judgeConfig } from "../config/judge_config.ts";
+import { probeCollector } from "../upload/probe.ts";
+import { judgeProbe } from "../upload/judge_probe.ts";
 import {
   type CliCommand,
   type CommandIo,
@@ -14,16 +20,20 @@ const LABEL: Record<CheckStep["verdict"], string> = {
   ok: "ok",
   warn: "WARN",
   fail: "FAIL",
-  refused: "FAIL",
-  unreachable: "FAIL",
   skip: "skip",
 };
 
-/** The exit code of a list of steps: 78 for config or credentials, 75 unreachable, else 0. */
-export function checkExitCode(steps: readonly CheckStep[]): number {
-  if (steps.some((s) => s.verdict === "fail" || s.verdict === "refused")) return EXIT.config;
-  if (steps.some((s) => s.verdict === "unreachable")) return EXIT.tempFail;
-  return EXIT.ok;
+/**
+ * The exit code of a list of steps: the signal's (130, 143) when one stopped it; 78 for a config,
+ * credentials or URL problem; 75 when only a transient one; else 0.
+ */
+export function checkExitCode(steps: readonly CheckStep[], stoppedBy?: string): number {
+  if (steps.some((s) => s.class === "stopped")) {
+    return stoppedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
+  }
+  const failed = steps.filter((s) => s.verdict === "fail");
+  if (failed.some((s) => s.class !== "transient")) return EXIT.config;
+  return failed.length > 0 ? EXIT.tempFail : EXIT.ok;
 }
 
 /** One line per step. */
@@ -31,26 +41,42 @@ export function formatStep(step: CheckStep): string {
   return `${LABEL[step.verdict].padEnd(4)}  ${step.step}: ${step.message}`;
 }
 
-/** Runs the checks, printing each step as it ends; returns the exit code. */
-export async function runCheck(
-  options: { configPath: string; offline: boolean },
-  io: CommandIo,
-): Promise<number> {
+/** Options for {@linkcode runCheck}. */
+export interface CheckOptions {
+  configPath: string;
+  /** Skip the round trip. */
+  offline: boolean;
+  /** One JSON object at the end instead of a line per step. @default {false} */
+  json?: boolean;
+}
+
+/** Runs the checks, printing each step as it ends (or one JSON object); returns the exit code. */
+export async function runCheck(options: CheckOptions, io: CommandIo): Promise<number> {
   const steps: CheckStep[] = [];
   const report = (step: CheckStep) => {
     steps.push(step);
-    io.stdout(formatStep(step));
+    if (!options.json) io.stdout(formatStep(step));
+  };
+  const stoppedBy = () =>
+    io.signal.aborted && io.signal.reason instanceof Error ? io.signal.reason.message : undefined;
+  const finish = () => {
+    const code = checkExitCode(steps, stoppedBy());
+    if (options.json) io.stdout(JSON.stringify({ exit: code, steps }));
+    return code;
   };
   let loaded;
   try {
     loaded = await loadConfig(options.configPath, { env: io.env, now: io.now });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    report({ step: "config", verdict: "fail", message: error.message });
-    return checkExitCode(steps);
+    for (const line of error.lines) {
+      report({ step: "config", verdict: "fail", class: "config", message: line });
+    }
+    return finish();
   }
   const { config, warnings } = loaded;
-  if (config.receiver.bearerToken) io.logger.redact(config.receiver.bearerToken);
+  const token = config.receiver.bearerToken;
+  if (token) io.logger.redact(token);
   report({
     step: "config",
     verdict: warnings.length > 0 ? "warn" : "ok",
@@ -64,52 +90,73 @@ export async function runCheck(
       : {
         step: "data root",
         verdict: "fail",
+        class: "config",
         message: `"${config.dataRoot}" is not an existing directory`,
       },
   );
-  for (const step of checkTlsMaterial(config, io.now())) report(step);
+  for (const step of judgeConfig(config, { now: io.now() })) report(step);
   if (options.offline) {
     report({ step: "collector", verdict: "skip", message: "--offline: no round trip" });
-  } else {
-    report(judgeProbe(await probeCollector(config), config.receiver.url));
+    return finish();
   }
-  return checkExitCode(steps);
+  const probe = await probeCollector(config, { signal: io.signal });
+  const by = stoppedBy();
+  for (
+    const step of judgeProbe(probe, {
+      url: config.receiver.url,
+      tokenKey: tokenKeyOf(config.receiver),
+      hasToken: token !== undefined,
+      secrets: token !== undefined ? [token] : [],
+      ...(by !== undefined && { stoppedBy: by }),
+    })
+  ) report(step);
+  return finish();
 }
 
 /** The `check` command. */
 export const CHECK_COMMAND: CliCommand = {
   name: "check",
-  summary: "validate config and certificates; TLS + auth round trip to the collector",
-  help: `Usage: cis490-ship check [--config PATH] [--offline]
+  summary: "validate config and certificates; a round trip to the collector that stores nothing",
+  help: `Usage: cis490-ship check [--config PATH] [--offline] [--json]
 
-Checks, one verdict per line: the config loads; the data root exists; the client certificate and
-every CA certificate are within their dates (a warning within 14 days of expiry); the client key
-matches the certificate; then one real TLS + auth round trip: GET {receiver.url}/v1/health with
-the client certificate and bearer token (nothing is uploaded). A receiver without a health route
-(nginx with WebDAV PUT) answers 404 or 405 after accepting the TLS handshake and the client
-certificate: that passes. Exits 0 when all is well (warnings allowed), 78 for a config or
-credentials problem, 75 when the collector cannot be reached.
+Checks, one verdict per line (ok, WARN, FAIL, skip): the config loads, with every problem named
+at once; no value is still the template's placeholder; the data root exists; the CAs the
+collector is verified against (ca_bundle, else the system trust store: SSL_CERT_FILE,
+SSL_CERT_DIR, /etc/ssl/certs/…); the client certificate's and every ca_bundle certificate's dates
+(a warning within 14 days of expiry); host_id is a name (CN or DNS SAN) of the client
+certificate, as the collector requires. Then a round trip that cannot store anything:
+GET {receiver.url}/v1/health (TLS, client certificate and token, on the reference collector);
+where there is no health route (nginx), the upload request of a probe episode with
+"Expect: 100-continue", closed before any body byte. Answers are judged exactly as uploads judge
+them; what cannot be verified (a token behind nginx) is named.
+
+Exits 0 when all is well (warnings allowed), 78 for a config, credentials or URL problem, 75 when
+the collector cannot be reached or is busy, 130/143 when stopped by SIGINT/SIGTERM.
 
 Options:
   -c, --config PATH   shipper config (default: $CIS490_CONFIG, else /etc/cis490/lab-host.toml)
       --offline       skip the round trip (the installer uses this)
+      --json          one JSON object: {"exit": N, "steps": [{step, verdict, class?, message}]}
 
 Examples:
   cis490-ship check
   cis490-ship check --offline --config /etc/cis490/lab-host.toml
+  cis490-ship check --json | jq -r '.steps[] | select(.verdict == "fail") | .message'
 `,
   parse(args, env) {
     const parsed = parseCommandArgs("check", args, {
       ...CONFIG_OPTION,
       offline: { type: "boolean" },
+      json: { type: "boolean" },
     });
     if (parsed === "help") return "help";
     const configPath = configPathOf(parsed.values, env);
     const offline = parsed.values.offline === true;
+    const json = parsed.values.json === true;
     return {
       logFormat: "text",
       verbose: false,
-      run: (io) => runCheck({ configPath, offline }, io),
+      run: (io) => runCheck({ configPath, offline, json }, io),
     };
   },
 };

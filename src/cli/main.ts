@@ -118,7 +118,7 @@ async function invoke(
     return signalExitCode(stopped ?? "SIGINT");
   } catch (error) {
     if (error instanceof ConfigError) {
-      logger.error(error.message);
+      for (const line of error.lines) logger.error(line);
       return EXIT.config;
     }
     if (error instanceof LockHeldError) {

@@ -1,32 +1,89 @@
 /**
  * Typed access to a parsed TOML document, with the one error format every config problem uses
- * (`<file>: <key>: <what is wrong>`) and warnings for keys nobody read.
+ * (`<file>: <key>: <what is wrong>`, one line each, bounded) and warnings for keys nobody read.
  */
 import { parse, TomlError } from "smol-toml";
 import type { NumberRange } from "./keys.ts";
+import { readBoundedText, ReadProblem } from "./read_bounded.ts";
 
-/** A configuration problem: the process reports it in one line and exits 78 (EX_CONFIG). */
+/** One problem of a config file. */
+export interface ConfigProblem {
+  file: string;
+  /** Dotted key, or "" for the file as a whole. */
+  key: string;
+  detail: string;
+}
+
+/** The longest a quoted value, a file name or a detail grows in an error line. */
+const MAX_QUOTED = 80;
+const MAX_FILE = 300;
+const MAX_DETAIL = 600;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? text.slice(0, max) + "…" : text;
+}
+
+/**
+ * A value quoted for an error line: JSON-escaped (a newline or a NUL cannot break the line) and
+ * cut at 80 characters, so a 10 MB `host_id` prints a short line.
+ */
+export function quote(value: string): string {
+  return JSON.stringify(clip(value, MAX_QUOTED));
+}
+
+/** `<file>: <key>: <detail>` for one problem, each part bounded. */
+export function formatProblem(problem: ConfigProblem): string {
+  const file = clip(problem.file, MAX_FILE);
+  const detail = clip(problem.detail.replace(/[\r\n]+/g, " "), MAX_DETAIL);
+  return problem.key
+    ? `${file}: ${clip(problem.key, MAX_QUOTED)}: ${detail}`
+    : `${file}: ${detail}`;
+}
+
+/**
+ * Configuration problems: the process reports them, one line each, and exits 78 (EX_CONFIG).
+ * `file`, `key` and `detail` are the first problem's.
+ */
 export class ConfigError extends Error {
-  constructor(readonly file: string, readonly key: string, readonly detail: string) {
-    super(key ? `${file}: ${key}: ${detail}` : `${file}: ${detail}`);
+  /** Every problem, in the order found. */
+  readonly problems: readonly ConfigProblem[];
+  readonly file: string;
+  readonly key: string;
+  readonly detail: string;
+  constructor(file: string, key: string, detail: string, more: readonly ConfigProblem[] = []) {
+    const problems = [{ file, key, detail }, ...more];
+    super(problems.map(formatProblem).join("\n"));
     this.name = "ConfigError";
+    this.problems = problems;
+    this.file = file;
+    this.key = key;
+    this.detail = detail;
+  }
+
+  /** One line per problem. */
+  get lines(): string[] {
+    return this.problems.map(formatProblem);
+  }
+
+  /** A ConfigError holding every problem of `problems` (at least one). */
+  static of(problems: readonly ConfigProblem[]): ConfigError {
+    const [first, ...more] = problems;
+    if (!first) throw new RangeError("ConfigError.of() needs at least one problem");
+    return new ConfigError(first.file, first.key, first.detail, more);
   }
 }
 
-/** Reads and parses a TOML file. @throws {ConfigError} when unreadable or malformed. */
+/** A config file of this size is no config file: refused before it is read. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Reads and parses a TOML file, bounded. @throws {ConfigError} when unreadable or malformed. */
 export async function readTomlFile(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readBoundedText(path, { limit: MAX_CONFIG_BYTES });
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "file not found"
-      : error instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : error instanceof Deno.errors.IsADirectory
-      ? "is a directory"
-      : `cannot read: ${error instanceof Error ? error.message : String(error)}`;
-    throw new ConfigError(path, "", why);
+    if (error instanceof ReadProblem) throw new ConfigError(path, "", error.reason);
+    throw error;
   }
   try {
     return parse(text) as Record<string, unknown>;
@@ -39,7 +96,8 @@ export async function readTomlFile(path: string): Promise<Record<string, unknown
   }
 }
 
-function typeName(value: unknown): string {
+/** The kind of a TOML value in words: "a string", "a table". */
+export function typeName(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value instanceof Date) return "a date";
   if (value === null) return "null";
@@ -120,7 +178,12 @@ export function numberProblem(value: unknown, range: NumberRange): string | null
     return `must be ${describeRange(range)}, got ${value}`;
   }
   if (typeof value !== "number") {
-    return `must be ${describeRange(range)}, got ${typeName(value)} ${JSON.stringify(value)}`;
+    const shown = typeof value === "string"
+      ? ` ${quote(value)}`
+      : typeof value === "boolean"
+      ? ` ${value}`
+      : "";
+    return `must be ${describeRange(range)}, got ${typeName(value)}${shown}`;
   }
   const fits = Number.isFinite(value) &&
     (!range.integer || Number.isSafeInteger(value)) &&
@@ -176,7 +239,7 @@ export class TableReader {
     const value = this.get(key);
     if (value === undefined) return fallback;
     if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-      this.fail(key, `must be an integer, got ${typeName(value)} ${JSON.stringify(value)}`);
+      this.fail(key, `must be an integer, got ${typeName(value)} ${quote(String(value))}`);
     }
     if (value < min) this.fail(key, `must be at least ${min}, got ${value}`);
     return value;
@@ -187,7 +250,7 @@ export class TableReader {
     const value = this.get(key);
     if (value === undefined) return fallback;
     if (typeof value !== "boolean") {
-      this.fail(key, `must be true or false, got ${typeName(value)} ${JSON.stringify(value)}`);
+      this.fail(key, `must be true or false, got ${typeName(value)} ${quote(String(value))}`);
     }
     return value;
   }
@@ -197,7 +260,10 @@ export class TableReader {
     const value = this.string(key);
     if (value === undefined) return fallback;
     if (!(choices as readonly string[]).includes(value)) {
-      this.fail(key, `must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got "${value}"`);
+      this.fail(
+        key,
+        `must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got ${quote(value)}`,
+      );
     }
     return value as T;
   }
@@ -269,11 +335,15 @@ export class TableReader {
           walk(value, key);
           continue;
         }
-        const suggestion = suggestKey(key, isTable(value) ? sections : this.#known);
-        warnings.push(
-          `${this.file}: ${key}: unknown key, ignored` +
-            (suggestion ? ` (did you mean ${suggestion}?)` : ""),
-        );
+        // No key is near a name this long, and comparing one would cost its length squared.
+        const suggestion = key.length > 200
+          ? null
+          : suggestKey(key, isTable(value) ? sections : this.#known);
+        warnings.push(formatProblem({
+          file: this.file,
+          key,
+          detail: "unknown key, ignored" + (suggestion ? ` (did you mean ${suggestion}?)` : ""),
+        }));
       }
     };
     walk(this.data, "");

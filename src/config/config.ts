@@ -1,12 +1,29 @@
 /**
- * `/etc/cis490/lab-host.toml` → typed {@linkcode Config}. Every key, default and error of the
- * shipper's configuration lives here. Seed-compatible: a seed config loads unchanged.
+ * `/etc/cis490/lab-host.toml` → typed {@linkcode Config}: a loop over the key table (keys.ts),
+ * then the few rules that involve more than one key, then the files the config names. Every
+ * problem is collected and reported at once, one line each. Seed-compatible: a seed config loads
+ * unchanged.
  */
-import { isAbsolute, resolve } from "node:path";
-import { ConfigError, readTomlFile, TableReader } from "./_reader.ts";
+import { dirname } from "node:path";
+import {
+  ConfigError,
+  type ConfigProblem,
+  numberProblem,
+  readTomlFile,
+  TableReader,
+} from "./_reader.ts";
 import { readTlsMaterial, type TlsMaterial } from "./tls_files.ts";
-import { CONFIG_KEYS, configKey, DEFAULTS, type NumberRange } from "./keys.ts";
-import { isValidId } from "../protocol/protocol.ts";
+import {
+  CONFIG_KEYS,
+  DEFAULTS,
+  expandPath,
+  type KeyContext,
+  KeyProblem,
+  KEYS,
+  type KeyValues,
+  levelRange,
+} from "./keys.ts";
+import { readBoundedText, ReadProblem } from "./read_bounded.ts";
 import type { Compression } from "../protocol/protocol.ts";
 
 export { CONFIG_KEYS, ConfigError, DEFAULTS };
@@ -24,6 +41,8 @@ export interface ReceiverConfig {
   clientKey?: string;
   /** Never logged, never printed. */
   bearerToken?: string;
+  /** The token's file, expanded, when the token came from `bearer_token_file`. */
+  bearerTokenFile?: string;
   verifyTls: boolean;
 }
 
@@ -70,233 +89,268 @@ export interface LoadedConfig {
   warnings: string[];
 }
 
-function expandPath(path: string, cwd: string, home: string | undefined): string {
-  const expanded = home && (path === "~" || path.startsWith("~/")) ? home + path.slice(1) : path;
-  return isAbsolute(expanded) ? resolve(expanded) : resolve(cwd, expanded);
-}
-
-function othersCanRead(mode: number | null): boolean {
-  return mode !== null && (mode & 0o004) !== 0;
-}
-
-/**
- * Loads and validates the shipper config, reading certificate and token files.
- * @throws {ConfigError} on any problem, with file, key and detail.
- */
-export async function loadConfig(
-  file: string,
-  options: LoadConfigOptions = {},
-): Promise<LoadedConfig> {
-  const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const cwd = options.cwd ?? Deno.cwd();
-  const home = env("HOME");
-  const warnings: string[] = [];
-  const r: TableReader = new TableReader(file, await readTomlFile(file));
-  const path = (key: string) => {
-    const value = r.string(key, { emptyIsAbsent: true });
-    return value === undefined ? undefined : expandPath(value, cwd, home);
-  };
-
-  const hostId = r.requiredString("host_id");
-  if (!isValidId(hostId)) {
-    r.fail("host_id", `"${hostId}" must match [A-Za-z0-9][A-Za-z0-9._-]{0,199}`);
-  }
-  const dataRoot = expandPath(
-    r.string("paths.data_root", { emptyIsAbsent: true }) ?? DEFAULTS.dataRoot,
-    cwd,
-    home,
-  );
-
-  const rawUrl = r.requiredString("receiver.url").replace(/\/+$/, "");
-  let url: URL;
-  try {
-    url = new URL(rawUrl);
-  } catch {
-    r.fail("receiver.url", `"${rawUrl}" is not a URL`);
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    r.fail("receiver.url", `must start with https://, got "${url.protocol}//"`);
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    r.fail("receiver.url", "must not carry a query, fragment or credentials");
-  }
-
-  const verifyTls = r.boolean("receiver.verify_tls", DEFAULTS.verifyTls);
-  const caBundle = path("receiver.ca_bundle");
-  const clientCert = path("receiver.client_cert");
-  const clientKey = path("receiver.client_key");
-  if (clientKey && !clientCert) r.fail("receiver.client_cert", "required when client_key is set");
-
-  const inlineToken = r.string("receiver.bearer_token", { emptyIsAbsent: true });
-  const tokenFileRaw = r.string("receiver.bearer_token_file", { emptyIsAbsent: true });
-  let bearerToken = inlineToken;
-  if (inlineToken !== undefined && tokenFileRaw !== undefined) {
-    r.fail("receiver.bearer_token_file", "set either bearer_token or bearer_token_file, not both");
-  }
-  if (inlineToken !== undefined) {
-    const stat = await Deno.stat(file).catch(() => null);
-    if (othersCanRead(stat?.mode ?? null)) {
-      warnings.push(
-        `${file}: receiver.bearer_token: the file holding the token is readable by other users; chmod 600 it or use bearer_token_file`,
-      );
-    }
-  }
-  if (tokenFileRaw !== undefined) {
-    bearerToken = await readTokenFile(r, tokenFileRaw, { env, cwd, home, warnings });
-  }
-  if (bearerToken !== undefined && /[\r\n]/.test(bearerToken)) {
-    r.fail("receiver.bearer_token", "must be one line");
-  }
-
-  if (url.protocol === "http:") {
-    warnings.push(
-      `${file}: receiver.url: uses http://, so nothing is encrypted and no certificate is checked`,
-    );
-    if (bearerToken !== undefined) {
-      warnings.push(`${file}: receiver.bearer_token: travels in clear over http://`);
-    }
-  }
-  if (!verifyTls) {
-    warnings.push(
-      `${file}: receiver.verify_tls: false, so the collector's certificate is NOT verified for ${url.host}`,
-    );
-  }
-
-  const tls = await readTlsMaterial(r, { caBundle, clientCert, clientKey }, {
-    now: options.now ?? Date.now,
-    warnings,
-  });
-
-  const num = (key: string, fallback: number) => r.number(key, rangeOf(key), fallback);
-  const compression = r.oneOf(
-    "shipper.compression",
-    (configKey("shipper.compression").choices ?? []) as readonly Compression[],
-    DEFAULTS.compression,
-  );
-  const config: Config = {
-    file,
-    hostId,
-    dataRoot,
-    receiver: {
-      url: rawUrl,
-      verifyTls,
-      ...(caBundle !== undefined && { caBundle }),
-      ...(clientCert !== undefined && { clientCert }),
-      ...(clientKey !== undefined && { clientKey }),
-      ...(bearerToken !== undefined && { bearerToken }),
-    },
-    tls,
-    scanIntervalS: num("shipper.scan_interval_s", DEFAULTS.scanIntervalS),
-    requestTimeoutS: num("shipper.request_timeout_s", DEFAULTS.requestTimeoutS),
-    backoffSeconds: r.numbers(
-      "shipper.backoff_seconds",
-      rangeOf("shipper.backoff_seconds"),
-      configKey("shipper.backoff_seconds").itemCount ?? { min: 1, max: 1 },
-      DEFAULTS.backoffSeconds,
-    ),
-    maxEpisodeBytes: num("shipper.max_episode_bytes", DEFAULTS.maxEpisodeBytes),
-    compression,
-    uploadConcurrency: num("shipper.upload_concurrency", DEFAULTS.uploadConcurrency),
-    maxBytesPerSecond: num("shipper.max_bytes_per_second", DEFAULTS.maxBytesPerSecond),
-    stopGraceS: num("shipper.stop_grace_s", DEFAULTS.stopGraceS),
-    keepLocalForDays: num("retention.keep_local_for_days", DEFAULTS.keepLocalForDays),
-  };
-  const compressionLevel = readCompressionLevel(r, compression);
-  if (compressionLevel !== undefined) config.compressionLevel = compressionLevel;
-  const metricsTextfile = path("shipper.metrics_textfile");
-  if (metricsTextfile !== undefined) config.metricsTextfile = metricsTextfile;
-  warnings.unshift(...r.unknownKeyWarnings(CONFIG_KEYS.map((k) => k.name)));
-  return { config, warnings };
-}
-
-function rangeOf(key: string): NumberRange {
-  const range = configKey(key).numberRange;
-  if (!range) throw new RangeError(`Config key "${key}" declares no number range`);
-  return range;
-}
-
-/** zlib levels are 1–9 and zstd levels 1–19; "none" has no level, so setting one is a mistake. */
-const COMPRESSION_LEVELS: Record<Compression, NumberRange | null> = {
-  gzip: { min: 1, max: 9, integer: true },
-  zstd: { min: 1, max: 19, integer: true },
-  none: null,
-};
-
-function readCompressionLevel(r: TableReader, compression: Compression): number | undefined {
-  const key = "shipper.compression_level";
-  if (r.get(key) === undefined) return undefined;
-  const range = COMPRESSION_LEVELS[compression];
-  if (!range) r.fail(key, `has no meaning with shipper.compression = "${compression}"; remove it`);
-  const value = r.number(key, range, 0);
-  return value;
+/** The key that holds the token: what hints and warnings must name. */
+export function tokenKeyOf(receiver: { bearerTokenFile?: string | undefined }): string {
+  return receiver.bearerTokenFile !== undefined
+    ? "receiver.bearer_token_file"
+    : "receiver.bearer_token";
 }
 
 /** A token file holds one token: 4 KiB is far more than any bearer token or systemd credential. */
 export const MAX_TOKEN_FILE_BYTES = 4096;
 
 /**
- * Reads a regular file (symlinks followed, as systemd credentials may be) of at most `limit`
- * bytes, never reading more than `limit + 1`: `/dev/zero` or a FIFO must not hang the start.
+ * Why `token` cannot travel in an `Authorization` header, or null. Node sends header strings as
+ * Latin-1 and refuses control characters; the message says where, never what (it is a secret).
  */
-async function readSmallRegularFile(
+export function tokenProblem(token: string): string | null {
+  if (/[\r\n]/.test(token)) return "must be one line";
+  for (let i = 0; i < token.length; i++) {
+    const code = token.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) {
+      return `holds a control character at position ${i + 1}, which an HTTP header cannot carry`;
+    }
+    if (code > 0xff) {
+      return `holds a character outside Latin-1 at position ${
+        i + 1
+      }, which an HTTP header cannot carry`;
+    }
+  }
+  return null;
+}
+
+/** The loop over the key table: each key's typed value, or its problem. */
+function readKeys(r: TableReader, ctx: KeyContext, problems: ConfigProblem[]) {
+  const values: Partial<Record<keyof KeyValues, unknown>> = {};
+  const fields = Object.entries(KEYS) as [keyof KeyValues, (typeof KEYS)[keyof KeyValues]][];
+  for (const [field, key] of fields) {
+    let raw: unknown;
+    try {
+      raw = r.get(key.name);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(...error.problems); // a value where a table should be (`receiver = "x"`)
+      continue;
+    }
+    if (raw === undefined) {
+      if (key.required) problems.push({ file: r.file, key: key.name, detail: "required" });
+      else values[field] = key.default;
+      continue;
+    }
+    try {
+      values[field] = key.parse(raw, ctx);
+    } catch (error) {
+      if (!(error instanceof KeyProblem)) throw error;
+      problems.push({ file: r.file, key: key.name, detail: error.detail });
+    }
+  }
+  // A field the loop filled holds its key's parsed type; one it did not has a problem.
+  return values as Partial<KeyValues>;
+}
+
+/** The rules that involve more than one key. Pure. */
+function crossKeyProblems(v: Partial<KeyValues>): { key: string; detail: string }[] {
+  const out: { key: string; detail: string }[] = [];
+  if (v.clientKey !== undefined && "clientCert" in v && v.clientCert === undefined) {
+    out.push({ key: "receiver.client_cert", detail: "required when client_key is set" });
+  }
+  if (v.bearerToken !== undefined && v.bearerTokenFile !== undefined) {
+    out.push({
+      key: "receiver.bearer_token_file",
+      detail: "set either bearer_token or bearer_token_file, not both",
+    });
+  }
+  if (v.compressionLevel !== undefined && v.compression !== undefined) {
+    const range = levelRange(v.compression);
+    const detail = range
+      ? numberProblem(v.compressionLevel, range)
+      : `has no meaning with shipper.compression = "${v.compression}"; remove it`;
+    if (detail) out.push({ key: "shipper.compression_level", detail });
+  }
+  return out;
+}
+
+/** Each problem once: a key under a value that should be a table reports that table per key. */
+function unique(problems: readonly ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const line = `${p.key}\u0000${p.detail}`;
+    return !seen.has(line) && seen.add(line);
+  });
+}
+
+/**
+ * Loads and validates the shipper config, reading certificate, key, token and trust store files.
+ * @throws {ConfigError} holding every problem found, one line each
+ * @example
+ * ```ts
+ * const { config, warnings } = await loadConfig("/etc/cis490/lab-host.toml");
+ * ```
+ */
+export async function loadConfig(
   file: string,
-  limit: number,
-): Promise<{ text: string } | "not a regular file" | "too large" | "not UTF-8"> {
-  // stat before open: opening a FIFO for reading blocks until a writer appears.
-  if (!(await Deno.stat(file)).isFile) return "not a regular file";
-  using handle = await Deno.open(file, { read: true });
-  if (!(await handle.stat()).isFile) return "not a regular file";
-  const buffer = new Uint8Array(limit + 1);
-  let filled = 0;
-  while (filled < buffer.length) {
-    const n = await handle.read(buffer.subarray(filled));
-    if (n === null) break;
-    filled += n;
+  options: LoadConfigOptions = {},
+): Promise<LoadedConfig> {
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const ctx: KeyContext = { cwd: options.cwd ?? Deno.cwd(), home: env("HOME") };
+  const r = new TableReader(file, await readTomlFile(file));
+  const problems: ConfigProblem[] = [];
+  const warnings: string[] = [];
+  const fail = (key: string, detail: string) => problems.push({ file, key, detail });
+  const v = readKeys(r, ctx, problems);
+  for (const p of crossKeyProblems(v)) fail(p.key, p.detail);
+
+  // The token: inline (the seed) or from a file, and able to travel in a header.
+  let bearerToken = v.bearerToken;
+  let bearerTokenFile: string | undefined;
+  if (v.bearerTokenFile !== undefined && v.bearerToken === undefined) {
+    const read = await readTokenFile(v.bearerTokenFile, env, ctx);
+    if ("problem" in read) fail("receiver.bearer_token_file", read.problem);
+    else {
+      bearerToken = read.token;
+      bearerTokenFile = read.file;
+      if (await othersCanRead(read.file)) {
+        warnings.push(
+          `${file}: receiver.bearer_token_file: "${read.file}" is readable by other users; chmod 600 it`,
+        );
+      }
+    }
   }
-  if (filled > limit) return "too large";
-  try {
-    return { text: new TextDecoder("utf-8", { fatal: true }).decode(buffer.subarray(0, filled)) };
-  } catch {
-    return "not UTF-8";
+  const tokenKey = tokenKeyOf({ bearerTokenFile: bearerTokenFile ?? v.bearerTokenFile });
+  if (bearerToken !== undefined) {
+    const problem = tokenProblem(bearerToken);
+    if (problem) fail(tokenKey, problem);
   }
+  if (v.bearerToken !== undefined && (await othersCanRead(file))) {
+    warnings.push(
+      `${file}: receiver.bearer_token: the file holding the token is readable by other users; chmod 600 it or use bearer_token_file`,
+    );
+  }
+
+  const url = v.url !== undefined ? new URL(v.url) : null;
+  if (url?.protocol === "http:") {
+    warnings.push(
+      `${file}: receiver.url: uses http://, so nothing is encrypted and no certificate is checked`,
+    );
+    if (bearerToken !== undefined) {
+      warnings.push(`${file}: ${tokenKey}: the token travels in clear over http://`);
+    }
+  }
+  if (url && v.verifyTls === false) {
+    warnings.push(
+      `${file}: receiver.verify_tls: false, so the collector's certificate is NOT verified for ${url.host}`,
+    );
+  }
+
+  // The files the config names.
+  const tls = await readTlsMaterial({
+    caBundle: v.caBundle,
+    clientCert: v.clientCert,
+    clientKey: v.clientKey,
+    https: url?.protocol === "https:",
+    verifyTls: v.verifyTls ?? DEFAULTS.verifyTls,
+  }, { file, now: options.now ?? Date.now, env, warnings, problems });
+  if (v.metricsTextfile !== undefined && v.dataRoot !== undefined) {
+    const problem = await metricsDirProblem(v.metricsTextfile, v.dataRoot);
+    if (problem) warnings.push(`${file}: shipper.metrics_textfile: ${problem}`);
+  }
+
+  if (problems.length > 0) throw ConfigError.of(unique(problems));
+  // No problem: the loop filled every field.
+  const all = v as KeyValues;
+  const config: Config = {
+    file,
+    hostId: all.hostId,
+    dataRoot: all.dataRoot,
+    receiver: {
+      url: all.url,
+      verifyTls: all.verifyTls,
+      ...(all.caBundle !== undefined && { caBundle: all.caBundle }),
+      ...(all.clientCert !== undefined && { clientCert: all.clientCert }),
+      ...(all.clientKey !== undefined && { clientKey: all.clientKey }),
+      ...(bearerToken !== undefined && { bearerToken }),
+      ...(bearerTokenFile !== undefined && { bearerTokenFile }),
+    },
+    tls,
+    scanIntervalS: all.scanIntervalS,
+    requestTimeoutS: all.requestTimeoutS,
+    backoffSeconds: [...all.backoffSeconds],
+    maxEpisodeBytes: all.maxEpisodeBytes,
+    compression: all.compression,
+    uploadConcurrency: all.uploadConcurrency,
+    maxBytesPerSecond: all.maxBytesPerSecond,
+    stopGraceS: all.stopGraceS,
+    keepLocalForDays: all.keepLocalForDays,
+    ...(all.compressionLevel !== undefined && { compressionLevel: all.compressionLevel }),
+    ...(all.metricsTextfile !== undefined && { metricsTextfile: all.metricsTextfile }),
+  };
+  warnings.unshift(...r.unknownKeyWarnings(CONFIG_KEYS.map((k) => k.name)));
+  return { config, warnings };
+}
+
+async function othersCanRead(path: string): Promise<boolean> {
+  const info = await Deno.stat(path).catch(() => null);
+  return info?.mode != null && (info.mode & 0o004) !== 0;
 }
 
 async function readTokenFile(
-  r: TableReader,
   raw: string,
-  ctx: {
-    env: (n: string) => string | undefined;
-    cwd: string;
-    home: string | undefined;
-    warnings: string[];
-  },
-): Promise<string> {
-  const key = "receiver.bearer_token_file";
+  env: (name: string) => string | undefined,
+  ctx: KeyContext,
+): Promise<{ token: string; file: string } | { problem: string }> {
   let expanded = raw;
   if (/\$\{?CREDENTIALS_DIRECTORY\}?/.test(raw)) {
-    const dir = ctx.env("CREDENTIALS_DIRECTORY");
-    if (!dir) r.fail(key, "$CREDENTIALS_DIRECTORY is not set (is LoadCredential= in the unit?)");
+    const dir = env("CREDENTIALS_DIRECTORY");
+    if (!dir) {
+      return { problem: "$CREDENTIALS_DIRECTORY is not set (is LoadCredential= in the unit?)" };
+    }
     expanded = raw.replace(/\$\{?CREDENTIALS_DIRECTORY\}?/g, dir);
   }
-  const file = expandPath(expanded, ctx.cwd, ctx.home);
-  const text = await readSmallRegularFile(file, MAX_TOKEN_FILE_BYTES).catch((error) =>
-    r.fail(key, `cannot read "${file}": ${error instanceof Error ? error.name : String(error)}`)
-  );
-  if (text === "not a regular file") r.fail(key, `"${file}" is not a regular file`);
-  if (text === "too large") {
-    r.fail(
-      key,
-      `"${file}" is larger than ${MAX_TOKEN_FILE_BYTES} bytes; it should hold only the token`,
-    );
+  const file = expandPath(expanded, ctx);
+  let text: string;
+  try {
+    text = await readBoundedText(file, { limit: MAX_TOKEN_FILE_BYTES });
+  } catch (error) {
+    if (!(error instanceof ReadProblem)) throw error;
+    return {
+      problem: error.reason.startsWith("larger")
+        ? `${error.message}; it should hold only the token`
+        : error.message,
+    };
   }
-  if (text === "not UTF-8") r.fail(key, `"${file}" is not UTF-8 text`);
-  const token = text.text.trim();
-  if (token === "") r.fail(key, `"${file}" is empty`);
-  const stat = await Deno.stat(file).catch(() => null);
-  if (othersCanRead(stat?.mode ?? null)) {
-    ctx.warnings.push(
-      `${r.file}: ${key}: "${file}" is readable by other users; chmod 600 it`,
-    );
+  const token = text.trim();
+  if (token === "") return { problem: `"${file}" is empty` };
+  return { token, file };
+}
+
+/**
+ * Why the metrics textfile cannot be written, or null: its directory is missing or not a
+ * directory, or its mode bits let the service's user (the owner of `data_root`, as install.sh
+ * makes it) not write there. Judged for that user, not for whoever runs the command: a check run
+ * with sudo speaks for the service. Group membership is not known without more permissions, so a
+ * directory whose group may write (or whose ACL mask allows it) is given the benefit of the doubt.
+ */
+async function metricsDirProblem(path: string, dataRoot: string): Promise<string | null> {
+  const dir = dirname(path);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return `directory "${dir}" does not exist: no metrics will be written`;
+    }
+    if (error instanceof Deno.errors.NotADirectory) {
+      return `"${dirname(dir)}" is not a directory: no metrics will be written`;
+    }
+    return `cannot reach directory "${dir}": ${(error as Error).name}`;
   }
-  return token;
+  if (!info.isDirectory) return `"${dir}" is not a directory: no metrics will be written`;
+  const service = (await Deno.stat(dataRoot).catch(() => null))?.uid;
+  if (service == null || service === 0 || info.mode === null || info.uid === null) return null;
+  const writeAndSearch = (shift: number) => ((info.mode! >> shift) & 0o3) === 0o3;
+  const writable = info.uid === service
+    ? writeAndSearch(6)
+    : writeAndSearch(3) || writeAndSearch(0);
+  return writable ? null : `directory "${dir}" is not writable by the owner of data_root ` +
+    `(uid ${service}, the service's user): no metrics will be written`;
 }

@@ -1,30 +1,16 @@
 /**
- * Every key of the shipper's config, declared once: name, type, default, range and doc. The loader
- * reads ranges and defaults from here, the unknown-key hints suggest from here, and the README's
- * config table and docs/config.md are rendered from here.
+ * Every key of the shipper's config, declared once with {@linkcode defineKey}: its name, TOML
+ * type, default, allowed values, doc line and the parser that turns the TOML value into the typed
+ * one. The loader is a loop over this table (config.ts); the README's and docs/config.md's key
+ * tables and the template packaging/lab-host.toml are rendered from it (tests hold them equal).
  */
-import type { Compression } from "../protocol/protocol.ts";
+import { isAbsolute, resolve } from "node:path";
+import { type Compression, COMPRESSIONS, ID_PATTERN, isValidId } from "../protocol/protocol.ts";
+import { LEVELS } from "../pack/pack.ts";
+import { numberProblem, quote, typeName } from "./_reader.ts";
 
 /** The largest integer a JSON number or a JavaScript number holds exactly: 2^53 - 1. */
 export const MAX_SAFE_BYTES = Number.MAX_SAFE_INTEGER;
-
-/** Every default, by field of {@linkcode import("./config.ts").Config}. */
-export const DEFAULTS = {
-  dataRoot: "/var/lib/cis490/data",
-  verifyTls: true,
-  scanIntervalS: 5.0,
-  requestTimeoutS: 60.0,
-  backoffSeconds: [1, 2, 4, 8, 16, 32, 60, 120, 300] as readonly number[],
-  keepLocalForDays: 7,
-  /** 1 GiB of episode files (before compression). */
-  maxEpisodeBytes: 1024 ** 3,
-  compression: "gzip" as Compression,
-  uploadConcurrency: 2,
-  /** 0: no cap. */
-  maxBytesPerSecond: 0,
-  /** How long an upload in flight may finish after SIGTERM; well under systemd's 90 s. */
-  stopGraceS: 20,
-} as const;
 
 /** The allowed values of a number: `[min, max]`, or `(min, max]` when `minExclusive`. */
 export interface NumberRange {
@@ -48,26 +34,144 @@ export type ConfigKeyType =
   | "array of numbers"
   | "choice";
 
-/** One key of the config file. */
-export interface ConfigKey {
+/** What a parser may need besides the value: where relative paths start, and `~`. */
+export interface KeyContext {
+  cwd: string;
+  home: string | undefined;
+}
+
+/** A value a key refuses: the loader prefixes file and key (`<file>: <key>: <detail>`). */
+export class KeyProblem extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+    this.name = "KeyProblem";
+  }
+}
+
+/** How the template shows a key. */
+export interface TemplateEntry {
+  /** TOML text after `key = `. @default {the default, rendered} */
+  value?: string;
+  /** Written as a live line (a value to edit) rather than commented out at its default. */
+  active?: boolean;
+  /** Lines printed after the doc line and the `default:` line. */
+  notes?: readonly string[];
+}
+
+/** One key of the config file, as {@linkcode defineKey} declares it. */
+export interface ConfigKey<T = unknown> {
   /** Dotted name, as in the TOML file: `shipper.scan_interval_s`. */
   name: string;
   type: ConfigKeyType;
-  /** The default as shown to humans (`5.0`, `required`, `none`). */
-  default: string;
-  /** Allowed values as shown to humans; "" when any value of the type is allowed. */
-  range: string;
-  /** One line: what the key does. */
-  doc: string;
-  /** Not in the seed's config: an addition of this shipper. */
-  isNew: boolean;
+  /** The value when the key is absent; undefined: none (or required). */
+  default: T | undefined;
+  /** Absent is an error. @default {false} */
+  required?: boolean;
+  /** Words after the rendered default (`1 GiB`, `no cap`), or instead of it when there is none. */
+  defaultNote?: string;
   /** Machine-checked range of a number, or of each item of an array of numbers. */
   numberRange?: NumberRange;
   /** Machine-checked length of an array. */
   itemCount?: { min: number; max: number };
   /** Machine-checked choices of a `choice` key. */
   choices?: readonly string[];
+  /** Allowed values in words, for keys no machine range describes. */
+  allowed?: string;
+  /** One line: what the key does. */
+  doc: string;
+  /** Not in the seed's config: an addition of this shipper. */
+  isNew: boolean;
+  /** How packaging/lab-host.toml shows it. @default {commented out at its default} */
+  template?: TemplateEntry;
+  /** The template's value, flagged by `check` if a config still holds it. */
+  placeholder?: T;
+  /** The TOML value → the typed value. @throws {KeyProblem} */
+  parse(raw: unknown, ctx: KeyContext): T;
 }
+
+/** Declares a key; the identity function, there for the types. */
+export function defineKey<T>(key: ConfigKey<T>): ConfigKey<T> {
+  return key;
+}
+
+// ---- parsers, shared by the keys below ------------------------------------------------------
+
+function mustBe(raw: unknown, what: string): never {
+  throw new KeyProblem(`must be ${what}, got ${typeName(raw)}${shown(raw)}`);
+}
+
+function shown(raw: unknown): string {
+  if (typeof raw === "string") return ` ${quote(raw)}`;
+  if (typeof raw === "number" || typeof raw === "boolean") return ` ${String(raw)}`;
+  return "";
+}
+
+function string(raw: unknown): string {
+  if (typeof raw !== "string") throw new KeyProblem(`must be a string, got ${typeName(raw)}`);
+  return raw;
+}
+
+/** An optional string; `""` means absent, as the seed read it. */
+function optionalString(raw: unknown): string | undefined {
+  const value = string(raw);
+  return value === "" ? undefined : value;
+}
+
+/** A path: `~` expanded with $HOME, made absolute against the working directory (as the seed). */
+export function expandPath(path: string, ctx: KeyContext): string {
+  const expanded = ctx.home && (path === "~" || path.startsWith("~/"))
+    ? ctx.home + path.slice(1)
+    : path;
+  return isAbsolute(expanded) ? resolve(expanded) : resolve(ctx.cwd, expanded);
+}
+
+function optionalPath(raw: unknown, ctx: KeyContext): string | undefined {
+  const value = optionalString(raw);
+  return value === undefined ? undefined : expandPath(value, ctx);
+}
+
+function number(range: NumberRange) {
+  return (raw: unknown): number => {
+    const problem = numberProblem(raw, range);
+    if (problem) throw new KeyProblem(problem);
+    return raw as number;
+  };
+}
+
+function numbers(range: NumberRange, count: { min: number; max: number }) {
+  return (raw: unknown): number[] => {
+    if (!Array.isArray(raw)) {
+      throw new KeyProblem(`must be an array of numbers, got ${typeName(raw)}`);
+    }
+    if (raw.length < count.min || raw.length > count.max) {
+      throw new KeyProblem(`must hold ${count.min}–${count.max} numbers, got ${raw.length}`);
+    }
+    raw.forEach((item, i) => {
+      const problem = numberProblem(item, range);
+      if (problem) throw new KeyProblem(`item ${i} ${problem}`);
+    });
+    return raw as number[];
+  };
+}
+
+function boolean(raw: unknown): boolean {
+  if (typeof raw !== "boolean") mustBe(raw, "true or false");
+  return raw;
+}
+
+function choice<T extends string>(choices: readonly T[]) {
+  return (raw: unknown): T => {
+    const value = string(raw);
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new KeyProblem(
+        `must be one of ${choices.map((c) => `"${c}"`).join(", ")}, got ${quote(value)}`,
+      );
+    }
+    return value as T;
+  };
+}
+
+// ---- the table -------------------------------------------------------------------------------
 
 const DAY_S = 86_400;
 /** setTimeout holds at most 2^31 - 1 ms (~24.8 days); one day of seconds stays well inside it. */
@@ -79,183 +183,290 @@ const SECONDS: NumberRange = { min: 0, minExclusive: true, max: DAY_S };
  */
 const SCAN_SECONDS: NumberRange = { min: 0.05, max: DAY_S };
 const BACKOFF_SECONDS: NumberRange = { min: 0.01, max: DAY_S };
+const DEFAULT_COMPRESSION: Compression = "gzip";
+const LEVELED = COMPRESSIONS.filter((c) => LEVELS[c].max > 0);
 
-/** Every key the shipper reads, in the order the reference lists them. */
-export const CONFIG_KEYS: readonly ConfigKey[] = [
-  {
+/** The id rule in words: the pattern without its anchors. */
+const ID_RULE = ID_PATTERN.source.replace(/^\^|\$$/g, "");
+
+/** Every key the shipper reads, by the {@linkcode import("./config.ts").Config} field it fills. */
+export const KEYS = {
+  hostId: defineKey<string>({
     name: "host_id",
     type: "string",
-    default: "required",
-    range: "`[A-Za-z0-9][A-Za-z0-9._-]{0,199}`",
+    default: undefined,
+    required: true,
+    allowed: `\`${ID_RULE}\``,
     doc: "this host's name at the collector (a URL path segment); top level",
     isNew: false,
-  },
-  {
+    template: { value: '"change-me"', active: true },
+    placeholder: "change-me",
+    parse(raw) {
+      const value = string(raw);
+      if (value === "") throw new KeyProblem("must not be empty");
+      if (!isValidId(value)) throw new KeyProblem(`${quote(value)} must match ${ID_RULE}`);
+      return value;
+    },
+  }),
+  dataRoot: defineKey<string>({
     name: "paths.data_root",
     type: "path",
-    default: `\`${DEFAULTS.dataRoot}\``,
-    range: "",
+    default: "/var/lib/cis490/data",
     doc:
       "holds episodes/, outbox/, shipped/, quarantine/; made absolute against the working directory",
     isNew: false,
-  },
-  {
+    template: {
+      active: true,
+      notes: ["keep it equal to install.sh --data-root (the unit may write only there)"],
+    },
+    parse: (raw, ctx) => optionalPath(raw, ctx) ?? expandPath("/var/lib/cis490/data", ctx),
+  }),
+  url: defineKey<string>({
     name: "receiver.url",
     type: "string",
-    default: "required",
-    range: "`https://…` (`http://` with a warning)",
+    default: undefined,
+    required: true,
+    allowed: "`https://…` (`http://` with a warning)",
     doc: "the collector's base URL; trailing `/` stripped; no query, fragment or credentials",
     isNew: false,
-  },
-  {
+    template: { value: '"https://collector.example.org:8443"', active: true },
+    placeholder: "https://collector.example.org:8443",
+    parse(raw) {
+      const value = string(raw).replace(/\/+$/, "");
+      if (value === "") throw new KeyProblem("must not be empty");
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        throw new KeyProblem(`${quote(value)} is not a URL`);
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:") {
+        throw new KeyProblem(`must start with https://, got ${quote(`${url.protocol}//`)}`);
+      }
+      if (url.search || url.hash || url.username || url.password) {
+        throw new KeyProblem("must not carry a query, fragment or credentials");
+      }
+      return value;
+    },
+  }),
+  caBundle: defineKey<string | undefined>({
     name: "receiver.ca_bundle",
     type: "path",
-    default: "none (system roots)",
-    range: "PEM, one or more certificates",
-    doc: "CAs trusted for the collector's certificate; `~` expanded; parsed at start",
+    default: undefined,
+    defaultNote: "none: the system trust store",
+    allowed: "PEM, one or more certificates",
+    doc:
+      "CAs trusted for the collector's certificate; unset: the system's, as openssl finds them (`SSL_CERT_FILE`, `SSL_CERT_DIR` honoured)",
     isNew: false,
-  },
-  {
+    template: {
+      value: '"/etc/cis490/ca.pem"',
+      active: true,
+      notes: ["remove this line to trust the system's CAs (a collector with a public certificate)"],
+    },
+    parse: optionalPath,
+  }),
+  clientCert: defineKey<string | undefined>({
     name: "receiver.client_cert",
     type: "path",
-    default: "none",
-    range: "PEM certificate, optionally followed by its key",
+    default: undefined,
+    allowed: "PEM certificate, optionally followed by its key",
     doc: "this host's client certificate for mutual TLS; parsed at start",
     isNew: false,
-  },
-  {
+    template: { value: '"/etc/cis490/client.pem"', active: true },
+    parse: optionalPath,
+  }),
+  clientKey: defineKey<string | undefined>({
     name: "receiver.client_key",
     type: "path",
-    default: "none",
-    range: "unencrypted PEM private key",
+    default: undefined,
+    allowed: "unencrypted PEM private key",
     doc: "the client certificate's key; required with client_cert unless client_cert holds the key",
     isNew: false,
-  },
-  {
+    template: {
+      value: '"/etc/cis490/client.key"',
+      active: true,
+      notes: ["mode 0640 root:cis490, or 0600 cis490"],
+    },
+    parse: optionalPath,
+  }),
+  bearerToken: defineKey<string | undefined>({
     name: "receiver.bearer_token",
     type: "string",
-    default: "none",
-    range: "one line",
+    default: undefined,
+    allowed: "one line of printable Latin-1",
     doc: "sent as `Authorization: Bearer …`; never logged; not with bearer_token_file",
     isNew: false,
-  },
-  {
+    template: { value: '""', notes: ["keep this file unreadable by others when set"] },
+    parse: optionalString,
+  }),
+  bearerTokenFile: defineKey<string | undefined>({
     name: "receiver.bearer_token_file",
     type: "path",
-    default: "none",
-    range: "a regular file of at most 4 KiB",
+    default: undefined,
+    allowed: "a regular file of at most 4 KiB",
     doc:
       "file holding the token (surrounding whitespace ignored); `${CREDENTIALS_DIRECTORY}` expanded for systemd `LoadCredential=`",
     isNew: true,
-  },
-  {
+    template: {
+      value: '"${CREDENTIALS_DIRECTORY}/bearer-token"',
+      notes: [
+        "With the unit's LoadCredential=bearer-token:/etc/cis490/bearer-token uncommented (systemctl edit),",
+        'use "${CREDENTIALS_DIRECTORY}/bearer-token"; without it, "/etc/cis490/bearer-token".',
+      ],
+    },
+    // Expanded by the loader: ${CREDENTIALS_DIRECTORY} comes from the environment.
+    parse: optionalString,
+  }),
+  verifyTls: defineKey<boolean>({
     name: "receiver.verify_tls",
     type: "boolean",
-    default: "`true`",
-    range: "",
+    default: true,
     doc:
       "`false` skips verifying the collector's certificate, for this receiver only, with a warning",
     isNew: false,
-  },
-  {
+    parse: boolean,
+  }),
+  scanIntervalS: defineKey<number>({
     name: "shipper.scan_interval_s",
     type: "number",
-    default: "`5.0`",
-    range: "[0.05, 86400]",
+    default: 5.0,
+    numberRange: SCAN_SECONDS,
     doc: "seconds between passes of the daemon",
     isNew: false,
-    numberRange: SCAN_SECONDS,
-  },
-  {
+    parse: number(SCAN_SECONDS),
+  }),
+  requestTimeoutS: defineKey<number>({
     name: "shipper.request_timeout_s",
     type: "number",
-    default: "`60.0`",
-    range: "(0, 86400]",
+    default: 60.0,
+    numberRange: SECONDS,
     doc: "bounds one whole PUT attempt, connect to last response byte",
     isNew: false,
-    numberRange: SECONDS,
-  },
-  {
+    parse: number(SECONDS),
+  }),
+  backoffSeconds: defineKey<readonly number[]>({
     name: "shipper.backoff_seconds",
     type: "array of numbers",
-    default: `\`[${DEFAULTS.backoffSeconds.join(",")}]\``,
-    range: "1–64 entries, each [0.01, 86400]",
-    doc: "wait before retry n is entry n (±20% jitter), capped at the last entry",
-    isNew: false,
+    default: [1, 2, 4, 8, 16, 32, 60, 120, 300],
     numberRange: BACKOFF_SECONDS,
     itemCount: { min: 1, max: 64 },
-  },
-  {
+    doc: "wait before retry n is entry n (±20% jitter), capped at the last entry",
+    isNew: false,
+    parse: numbers(BACKOFF_SECONDS, { min: 1, max: 64 }),
+  }),
+  maxEpisodeBytes: defineKey<number>({
     name: "shipper.max_episode_bytes",
     type: "integer",
-    default: `\`${DEFAULTS.maxEpisodeBytes}\` (1 GiB)`,
-    range: "1 – 2^53-1",
+    default: 1024 ** 3,
+    defaultNote: "1 GiB",
+    numberRange: { min: 1, max: MAX_SAFE_BYTES, integer: true },
     doc: "sum of an episode's file sizes before compression; larger episodes are quarantined",
     isNew: true,
-    numberRange: { min: 1, max: MAX_SAFE_BYTES, integer: true },
-  },
-  {
+    parse: number({ min: 1, max: MAX_SAFE_BYTES, integer: true }),
+  }),
+  compression: defineKey<Compression>({
     name: "shipper.compression",
     type: "choice",
-    default: `\`"${DEFAULTS.compression}"\``,
-    range: '`"gzip"`, `"zstd"`, `"none"`',
+    default: DEFAULT_COMPRESSION,
+    choices: COMPRESSIONS,
     doc: "tarball compression; `none` sends a plain `.tar`",
     isNew: true,
-    choices: ["gzip", "zstd", "none"],
-  },
-  {
+    parse: choice(COMPRESSIONS),
+  }),
+  compressionLevel: defineKey<number | undefined>({
     name: "shipper.compression_level",
     type: "integer",
-    default: "the format's default",
-    range: "1–9 with gzip, 1–19 with zstd; an error with none",
+    default: undefined,
+    defaultNote: `the format's: ${LEVELED.map((c) => `${LEVELS[c].default} with ${c}`).join(", ")}`,
+    allowed: `${
+      LEVELED.map((c) => `${LEVELS[c].min}–${LEVELS[c].max} with ${c}`).join(", ")
+    }; an error with none`,
     doc: "higher packs smaller and slower",
     isNew: true,
-  },
-  {
+    template: { value: String(LEVELS[DEFAULT_COMPRESSION].default) },
+    // The range depends on shipper.compression: checked by the loader once both are read.
+    parse(raw) {
+      if (typeof raw !== "number") mustBe(raw, "an integer");
+      return raw;
+    },
+  }),
+  uploadConcurrency: defineKey<number>({
     name: "shipper.upload_concurrency",
     type: "integer",
-    default: `\`${DEFAULTS.uploadConcurrency}\``,
-    range: "1–16",
+    default: 2,
+    numberRange: { min: 1, max: 16, integer: true },
     doc: "episodes uploaded at once",
     isNew: true,
-    numberRange: { min: 1, max: 16, integer: true },
-  },
-  {
+    parse: number({ min: 1, max: 16, integer: true }),
+  }),
+  maxBytesPerSecond: defineKey<number>({
     name: "shipper.max_bytes_per_second",
     type: "integer",
-    default: "`0` (no cap)",
-    range: "0, or 1024 – 2^53-1",
+    default: 0,
+    defaultNote: "no cap",
+    numberRange: { min: 1024, max: MAX_SAFE_BYTES, integer: true, zeroAllowed: true },
     doc: "upload bandwidth cap for the whole host, bytes per second",
     isNew: true,
-    numberRange: { min: 1024, max: MAX_SAFE_BYTES, integer: true, zeroAllowed: true },
-  },
-  {
+    parse: number({ min: 1024, max: MAX_SAFE_BYTES, integer: true, zeroAllowed: true }),
+  }),
+  stopGraceS: defineKey<number>({
     name: "shipper.stop_grace_s",
     type: "number",
-    default: `\`${DEFAULTS.stopGraceS}\``,
-    range: "(0, 300]",
+    default: 20,
+    numberRange: { min: 0, minExclusive: true, max: 300 },
     doc: "how long an upload in flight may finish after SIGTERM or SIGINT",
     isNew: true,
-    numberRange: { min: 0, minExclusive: true, max: 300 },
-  },
-  {
+    template: { notes: ["the unit's TimeoutStopSec=330 stays above the largest"] },
+    parse: number({ min: 0, minExclusive: true, max: 300 }),
+  }),
+  metricsTextfile: defineKey<string | undefined>({
     name: "shipper.metrics_textfile",
     type: "path",
-    default: "none",
-    range: "",
+    default: undefined,
     doc: "node_exporter textfile collector file, rewritten after each pass",
     isNew: true,
-  },
-  {
+    template: {
+      value: '"/var/lib/prometheus/node-exporter/cis490-ship.prom"',
+      notes: [
+        "the unit may write only under the data root (ReadWritePaths=): add the",
+        "collector's directory with a drop-in (systemctl edit) to use one elsewhere",
+      ],
+    },
+    parse: optionalPath,
+  }),
+  keepLocalForDays: defineKey<number>({
     name: "retention.keep_local_for_days",
     type: "integer",
-    default: `\`${DEFAULTS.keepLocalForDays}\``,
-    range: "0–36500",
+    default: 7,
+    numberRange: { min: 0, max: 36_500, integer: true },
     doc: "age of `shipped/` entries before they are pruned",
     isNew: false,
-    numberRange: { min: 0, max: 36_500, integer: true },
-  },
-];
+    parse: number({ min: 0, max: 36_500, integer: true }),
+  }),
+} as const;
+
+/** The typed value of every key, as the loader's loop produces it. */
+export type KeyValues = {
+  -readonly [F in keyof typeof KEYS]: ReturnType<(typeof KEYS)[F]["parse"]>;
+};
+
+/** Every key the shipper reads, in the order the reference lists them. */
+export const CONFIG_KEYS: readonly ConfigKey[] = Object.values(KEYS) as readonly ConfigKey[];
+
+/** Every default, by field of {@linkcode import("./config.ts").Config}. */
+export const DEFAULTS = {
+  dataRoot: KEYS.dataRoot.default as string,
+  verifyTls: KEYS.verifyTls.default as boolean,
+  scanIntervalS: KEYS.scanIntervalS.default as number,
+  requestTimeoutS: KEYS.requestTimeoutS.default as number,
+  backoffSeconds: KEYS.backoffSeconds.default as readonly number[],
+  keepLocalForDays: KEYS.keepLocalForDays.default as number,
+  maxEpisodeBytes: KEYS.maxEpisodeBytes.default as number,
+  compression: KEYS.compression.default as Compression,
+  uploadConcurrency: KEYS.uploadConcurrency.default as number,
+  maxBytesPerSecond: KEYS.maxBytesPerSecond.default as number,
+  stopGraceS: KEYS.stopGraceS.default as number,
+} as const;
 
 /** The declaration of one key. @throws {RangeError} for a name not in {@linkcode CONFIG_KEYS} */
 export function configKey(name: string): ConfigKey {
@@ -264,28 +475,8 @@ export function configKey(name: string): ConfigKey {
   return key;
 }
 
-function cell(text: string): string {
-  return text.replaceAll("|", "\\|");
-}
-
-/** The markdown table of every key, aligned as `deno fmt` aligns it, for README.md and docs. */
-export function renderConfigTable(keys: readonly ConfigKey[] = CONFIG_KEYS): string {
-  const rows = [
-    ["key", "type", "default", "allowed", "what it does"],
-    ...keys.map((k) => [
-      `\`${k.name}\`${k.isNew ? " _new_" : ""}`,
-      k.type,
-      cell(k.default),
-      cell(k.range || "—"),
-      cell(k.doc),
-    ]),
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => c + " ".repeat(widths[i]! - [...c].length)).join(" | ")} |`;
-  return [
-    line(rows[0]!),
-    `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`,
-    ...rows.slice(1).map(line),
-  ].join("\n") + "\n";
+/** The levels `compression` accepts as a range, or null when it takes none ("none"). */
+export function levelRange(compression: Compression): NumberRange | null {
+  const levels = LEVELS[compression];
+  return levels.max > 0 ? { min: levels.min, max: levels.max, integer: true } : null;
 }

@@ -19,7 +19,8 @@ export interface ReceiverAgentOptions {
 
 /** The TLS settings of every connection of one pool, as `node:tls` takes them. */
 export interface PoolTlsOptions {
-  ca?: string;
+  /** PEM text; an empty list trusts nothing. */
+  ca?: string | string[];
   cert?: string;
   key?: string;
   rejectUnauthorized: boolean;
@@ -68,7 +69,11 @@ export function createReceiverAgent(options: ReceiverAgentOptions): ReceiverAgen
   const { tls } = options;
   const tlsOptions: PoolTlsOptions = {
     rejectUnauthorized: options.verifyTls,
-    ...(tls.ca !== undefined && { ca: tls.ca }),
+    // Always a `ca`: without one, node:https reaches for Deno's root store, which needs
+    // --allow-sys (not in the binary: "Requires sys access to \"ca\"" on every connection). The
+    // config loader fills it from ca_bundle or the system trust store; none (verify_tls = false
+    // without a system store) trusts nothing, which then verifies nothing anyway.
+    ca: tls.ca ?? [],
     ...(tls.cert !== undefined && { cert: tls.cert }),
     ...(tls.key !== undefined && { key: tls.key }),
   };

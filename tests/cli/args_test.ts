@@ -60,6 +60,7 @@ Deno.test("parseCommandLine() accepts each command's own options", () => {
   const ok = [
     ["status", "--json", "--config", "c.toml"],
     ["check", "--offline"],
+    ["check", "--json", "--offline"],
     ["quarantine-unstamped", "--dry-run", "--json"],
     ["requeue", "ep-1", "ep-2", "--dry-run"],
     ["requeue", "--all", "--json"],

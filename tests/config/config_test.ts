@@ -6,11 +6,20 @@ import { tempDir } from "../../devkit/fixtures.ts";
 
 const noEnv = () => undefined;
 
+/**
+ * An environment whose system trust store is the test CA (`SSL_CERT_FILE`): an https URL without
+ * ca_bundle loads it, and the tests do not depend on the machine's own store.
+ */
+async function testEnv(env: (n: string) => string | undefined = noEnv) {
+  const ca = (await sharedPki()).ca;
+  return (n: string) => n === "SSL_CERT_FILE" ? ca : env(n);
+}
+
 async function load(dir: string, text: string, env: (n: string) => string | undefined = noEnv) {
   const file = join(dir, "lab-host.toml");
   await Deno.writeTextFile(file, text);
   await Deno.chmod(file, 0o600);
-  return await loadConfig(file, { env, cwd: dir });
+  return await loadConfig(file, { env: await testEnv(env), cwd: dir });
 }
 
 async function loadError(dir: string, text: string, env = noEnv): Promise<string> {
@@ -33,7 +42,11 @@ Deno.test("loadConfig() applies every seed default", async () => {
   assertEquals(config.keepLocalForDays, 7);
   assertEquals(config.maxEpisodeBytes, DEFAULTS.maxEpisodeBytes);
   assertEquals(config.compression, "gzip");
-  assertEquals(config.tls, {});
+  const pki = await sharedPki();
+  assertEquals(config.tls, {
+    ca: (await Deno.readTextFile(pki.ca)).trim() + "\n",
+    caSource: `system trust store SSL_CERT_FILE "${pki.ca}" (1 certificates)`,
+  });
 });
 
 Deno.test("loadConfig() loads a seed config unchanged", async () => {
@@ -154,7 +167,7 @@ const ERRORS: [string, string, RegExp][] = [
   [
     "token file missing",
     `${MINIMAL}bearer_token_file = "/nonexistent/token"\n`,
-    /: receiver\.bearer_token_file: cannot read "\/nonexistent\/token": NotFound$/,
+    /: receiver\.bearer_token_file: cannot read "\/nonexistent\/token": file not found$/,
   ],
   [
     "credentials dir unset",
@@ -384,7 +397,11 @@ Deno.test("loadConfig() warns that a token over http:// travels in clear, withou
     dir.path,
     `host_id = "h"\n[receiver]\nurl = "http://c"\nbearer_token = "tok-123"\n`,
   );
-  assert(warnings.some((w) => /receiver\.bearer_token: travels in clear over http:\/\//.test(w)));
+  assert(
+    warnings.some((w) =>
+      /receiver\.bearer_token: the token travels in clear over http:\/\//.test(w)
+    ),
+  );
   assert(warnings.every((w) => !w.includes("tok-123")));
 });
 
@@ -415,7 +432,7 @@ Deno.test("loadConfig() warns when an inline token sits in a config others can r
   const file = join(dir.path, "lab-host.toml");
   await Deno.writeTextFile(file, `${MINIMAL}bearer_token = "tok"\n`);
   await Deno.chmod(file, 0o644);
-  const { warnings } = await loadConfig(file, { env: noEnv });
+  const { warnings } = await loadConfig(file, { env: await testEnv() });
   assertEquals(warnings.length, 1);
   assertMatch(
     warnings[0] ?? "",
@@ -500,4 +517,205 @@ Deno.test("loadConfig() reads a bearer_token_file of exactly 4 KiB through a sym
   const { config, warnings } = await load(dir.path, `${MINIMAL}bearer_token_file = "${link}"\n`);
   assertEquals(config.receiver.bearerToken, "t".repeat(4095));
   assertEquals(warnings, []);
+});
+
+Deno.test("loadConfig() reports every problem at once, one line each, in file order", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "lab-host.toml");
+  const error = await assertRejects(
+    () =>
+      load(
+        dir.path,
+        `host_id = "a/b"\n[receiver]\nurl = "ftp://c"\nverify_tls = "no"\n` +
+          `[shipper]\nscan_interval_s = 0\nupload_concurrency = 99\n`,
+      ),
+    ConfigError,
+  );
+  assertEquals(error.message.split("\n"), [
+    `${file}: host_id: "a/b" must match [A-Za-z0-9][A-Za-z0-9._-]{0,199}`,
+    `${file}: receiver.url: must start with https://, got "ftp://"`,
+    `${file}: receiver.verify_tls: must be true or false, got a string "no"`,
+    `${file}: shipper.scan_interval_s: must be a number at least 0.05 and at most 86400, got 0`,
+    `${file}: shipper.upload_concurrency: must be an integer from 1 to 16, got 99`,
+  ]);
+});
+
+Deno.test("loadConfig() refuses a token that cannot travel in an HTTP header", async () => {
+  await using dir = await tempDir();
+  const tokenFile = join(dir.path, "token");
+  const cases: [string, string, RegExp][] = [
+    [
+      "bearer_token",
+      `"ab\\u0000cd"`,
+      /receiver\.bearer_token: holds a control character at position 3, which an HTTP header cannot carry$/,
+    ],
+    [
+      "bearer_token",
+      `"ab\\tcd"`,
+      /receiver\.bearer_token: holds a control character at position 3/,
+    ],
+    [
+      "bearer_token",
+      `"токен"`,
+      /receiver\.bearer_token: holds a character outside Latin-1 at position 1, which an HTTP header cannot carry$/,
+    ],
+    [
+      "bearer_token",
+      `"a\\u007fb"`,
+      /receiver\.bearer_token: holds a control character at position 2/,
+    ],
+    [
+      "bearer_token_file",
+      `"${tokenFile}"`,
+      /receiver\.bearer_token_file: holds a character outside Latin-1 at position 3/,
+    ],
+  ];
+  await Deno.writeTextFile(tokenFile, "ab€cd\n", { mode: 0o600 });
+  for (const [key, value, pattern] of cases) {
+    const message = await loadError(dir.path, `${MINIMAL}${key} = ${value}\n`);
+    assertMatch(message, pattern);
+    assert(!message.includes("ab€cd") && !message.includes("токен"), "the token is not printed");
+  }
+});
+
+Deno.test("loadConfig() names bearer_token_file, not bearer_token, when the token comes from a file", async () => {
+  await using dir = await tempDir();
+  const tokenFile = join(dir.path, "token");
+  await Deno.writeTextFile(tokenFile, "tok\n", { mode: 0o600 });
+  const { warnings } = await load(
+    dir.path,
+    `host_id = "h"\n[receiver]\nurl = "http://c"\nbearer_token_file = "${tokenFile}"\n`,
+  );
+  assert(
+    warnings.some((w) =>
+      /receiver\.bearer_token_file: the token travels in clear over http:\/\//.test(w)
+    ),
+    warnings.join("\n"),
+  );
+});
+
+Deno.test("loadConfig() keeps every error line short, however long the value", async () => {
+  await using dir = await tempDir();
+  const huge = "x".repeat(200 * 1024);
+  const error = await assertRejects(
+    () =>
+      load(
+        dir.path,
+        `host_id = "${huge}/"\n${huge} = 1\n[receiver]\nurl = "https://c/${huge}?q"\nverify_tls = "${huge}"\n`,
+      ),
+    ConfigError,
+  );
+  const lines = error.message.split("\n");
+  assertEquals(lines.length, 3);
+  for (const line of lines) assert(line.length < 1000, `${line.length} characters`);
+  assertMatch(lines[0] ?? "", /: host_id: "x{20,}…" must match/);
+  assertMatch(
+    lines[2] ?? "",
+    /: receiver\.verify_tls: must be true or false, got a string "x{20,}…"$/,
+  );
+  // A config file of 10 MB is refused before it is read, in one short line.
+  const file = join(dir.path, "huge.toml");
+  await Deno.writeTextFile(file, `host_id = "${"x".repeat(10 * 1024 * 1024)}"\n`);
+  const big = await assertRejects(() => loadConfig(file, { env: noEnv }), ConfigError);
+  assertEquals(big.message, `${file}: larger than 1048576 bytes`);
+});
+
+Deno.test("loadConfig() warns when metrics_textfile's directory is missing or not a directory", async () => {
+  await using dir = await tempDir();
+  const missing = join(dir.path, "no-such-dir", "cis490.prom");
+  const notDir = join(dir.path, "file");
+  await Deno.writeTextFile(notDir, "");
+  for (
+    const [path, pattern] of [
+      [missing, /shipper\.metrics_textfile: directory ".*no-such-dir" does not exist/],
+      [join(notDir, "x.prom"), /shipper\.metrics_textfile: ".*file" is not a directory/],
+    ] as const
+  ) {
+    const { warnings } = await load(
+      dir.path,
+      `${MINIMAL}[shipper]\nmetrics_textfile = "${path}"\n`,
+    );
+    assert(warnings.some((w) => pattern.test(w)), warnings.join("\n"));
+  }
+});
+
+Deno.test("loadConfig() reads no named file that is not regular: a FIFO never blocks, a device is refused", async () => {
+  await using dir = await tempDir();
+  const pki = await sharedPki();
+  const lab = pki.client("lab-01");
+  const fifo = join(dir.path, "fifo");
+  assert((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success, "mkfifo");
+  // A writer that would unblock a reader of the FIFO: if the loader opened it, it would read this.
+  const writer = new Deno.Command("sh", {
+    args: ["-c", `while :; do cat "${pki.ca}" > "${fifo}"; done`],
+  }).spawn();
+  try {
+    const cases: [string, RegExp][] = [
+      [`ca_bundle = "${fifo}"`, /receiver\.ca_bundle: ".*fifo" is not a regular file$/],
+      [`ca_bundle = "/dev/null"`, /receiver\.ca_bundle: "\/dev\/null" is not a regular file$/],
+      [`ca_bundle = "/dev/zero"`, /receiver\.ca_bundle: "\/dev\/zero" is not a regular file$/],
+      [
+        `client_cert = "${fifo}"\nclient_key = "${lab.key}"`,
+        /receiver\.client_cert: ".*fifo" is not a regular file$/,
+      ],
+      [
+        `client_cert = "${lab.cert}"\nclient_key = "/dev/zero"`,
+        /receiver\.client_key: "\/dev\/zero" is not a regular file$/,
+      ],
+    ];
+    for (const [lines, pattern] of cases) {
+      assertMatch(await loadError(dir.path, `${MINIMAL}${lines}\n`), pattern);
+    }
+    const config = await assertRejects(() => loadConfig(fifo, { env: noEnv }), ConfigError);
+    assertEquals(config.message, `${fifo}: not a regular file`);
+  } finally {
+    writer.kill("SIGKILL");
+    await writer.status;
+  }
+});
+
+Deno.test("loadConfig() refuses a huge sparse ca_bundle without reading it", async () => {
+  await using dir = await tempDir();
+  const big = join(dir.path, "big.pem");
+  const file = await Deno.open(big, { write: true, create: true });
+  await file.truncate(10 * 1024 ** 3);
+  file.close();
+  assertMatch(
+    await loadError(dir.path, `${MINIMAL}ca_bundle = "${big}"\n`),
+    /receiver\.ca_bundle: ".*big\.pem" is larger than \d+ bytes$/,
+  );
+});
+
+Deno.test({
+  name: "loadConfig() warns when metrics_textfile's directory is not writable by data_root's owner",
+  ignore: Deno.uid() !== 0, // chown
+  fn: async () => {
+    await using dir = await tempDir();
+    const service = 4242 + (Deno.pid % 1000); // any uid without an account will do
+    const dataRoot = join(dir.path, "data");
+    await Deno.mkdir(dataRoot);
+    await Deno.chown(dataRoot, service, service);
+    const metrics = join(dir.path, "metrics");
+    await Deno.mkdir(metrics);
+    const env = await testEnv();
+    const file = join(dir.path, "lab-host.toml");
+    await Deno.writeTextFile(
+      file,
+      `${MINIMAL}[paths]\ndata_root = "${dataRoot}"\n[shipper]\nmetrics_textfile = "${
+        join(metrics, "cis490.prom")
+      }"\n`,
+      { mode: 0o600 },
+    );
+    const warnings = async () => (await loadConfig(file, { env })).warnings;
+    await Deno.chmod(metrics, 0o755); // root's
+    assertEquals(await warnings(), [
+      `${file}: shipper.metrics_textfile: directory "${metrics}" is not writable by the owner of ` +
+      `data_root (uid ${service}, the service's user): no metrics will be written`,
+    ]);
+    await Deno.chmod(metrics, 0o775); // the group may write: maybe the service's user is in it
+    assertEquals(await warnings(), []);
+    await Deno.chmod(metrics, 0o755);
+    await Deno.chown(metrics, service, service);
+    assertEquals(await warnings(), []);
+  },
 });

@@ -7,6 +7,12 @@ import { sharedPki } from "../support/shared_pki.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
 import { nginxPath, startNginx } from "../../devkit/nginx.ts";
 
+/** The test CA as the system trust store: the tests do not depend on the machine's own. */
+async function testEnv(): Promise<(name: string) => string | undefined> {
+  const ca = (await sharedPki()).ca;
+  return (name) => name === "SSL_CERT_FILE" ? ca : undefined;
+}
+
 async function writeConfig(dir: string, receiverLines: string): Promise<string> {
   const file = join(dir, "lab-host.toml");
   await Deno.writeTextFile(
@@ -43,7 +49,7 @@ Deno.test("loadConfig() accepts a client_cert PEM holding the key, in either ord
   for (const order of [[lab.cert, lab.key], [lab.key, lab.cert]]) {
     const combined = await cat(join(dir.path, "combined.pem"), ...order);
     const file = await writeConfig(dir.path, `client_cert = "${combined}"`);
-    const { config, warnings } = await loadConfig(file, { env: () => undefined });
+    const { config, warnings } = await loadConfig(file, { env: await testEnv() });
     assertEquals(warnings, []);
     assertEquals(config.receiver.clientKey, undefined);
     assertEquals(config.tls.key?.trim(), keyPem.trim());
@@ -64,7 +70,8 @@ Deno.test("loadConfig() refuses a combined client_cert whose key is not its cert
     pki.client("lab-02").key,
   );
   const file = await writeConfig(dir.path, `client_cert = "${combined}"`);
-  const error = await assertRejects(() => loadConfig(file, { env: () => undefined }), ConfigError);
+  const env = await testEnv();
+  const error = await assertRejects(() => loadConfig(file, { env }), ConfigError);
   assertEquals(
     error.message,
     `${file}: receiver.client_cert: "${combined}": the private key does not match the certificate`,
@@ -78,7 +85,7 @@ Deno.test("loadConfig() warns when a combined client_cert holding the key is rea
   const combined = await cat(join(dir.path, "combined.pem"), lab.cert, lab.key);
   await Deno.chmod(combined, 0o644);
   const file = await writeConfig(dir.path, `client_cert = "${combined}"`);
-  const { warnings } = await loadConfig(file, { env: () => undefined });
+  const { warnings } = await loadConfig(file, { env: await testEnv() });
   assertEquals(warnings, [
     `${file}: receiver.client_cert: "${combined}" is readable by other users; chmod 600 it`,
   ]);
@@ -92,13 +99,13 @@ Deno.test("loadConfig() fills the client certificate's notAfter and subject", as
     dir.path,
     `client_cert = "${lab.cert}"\nclient_key = "${lab.key}"`,
   );
-  const { config } = await loadConfig(file, { env: () => undefined });
+  const { config } = await loadConfig(file, { env: await testEnv() });
   const expected = await opensslNotAfter(lab.cert);
   assert(Number.isFinite(expected), "openssl printed a date");
   assertEquals(config.tls.clientCertNotAfter, expected);
   assertEquals(config.tls.clientCertSubject, "CN=lab-01");
 
-  const expired = await loadConfig(file, { env: () => undefined, now: () => expected + 1 });
+  const expired = await loadConfig(file, { env: await testEnv(), now: () => expected + 1 });
   assertEquals(expired.warnings.length, 1);
   assertMatch(
     expired.warnings[0] ?? "",
@@ -108,9 +115,10 @@ Deno.test("loadConfig() fills the client certificate's notAfter and subject", as
 
 Deno.test("loadConfig() leaves clientCertNotAfter unset without a client certificate", async () => {
   await using dir = await tempDir();
-  const file = await writeConfig(dir.path, "");
-  const { config } = await loadConfig(file, { env: () => undefined });
-  assertEquals(config.tls, {});
+  const pki = await sharedPki();
+  const file = await writeConfig(dir.path, `ca_bundle = "${pki.ca}"`);
+  const { config } = await loadConfig(file, { env: await testEnv() });
+  assertEquals(config.tls, { ca: await Deno.readTextFile(pki.ca), caSource: `"${pki.ca}"` });
 });
 
 Deno.test("findPrivateKey() finds PKCS#8, EC and RSA key blocks and nothing in a certificate", () => {
@@ -131,7 +139,7 @@ Deno.test("put() authenticates to nginx (ssl_verify_client on) with a combined c
   const lab = pki.client("lab-01");
   const combined = await cat(join(dir.path, "combined.pem"), lab.cert, lab.key);
   const file = await writeConfig(dir.path, `ca_bundle = "${pki.ca}"\nclient_cert = "${combined}"`);
-  const { config } = await loadConfig(file, { env: () => undefined });
+  const { config } = await loadConfig(file, { env: await testEnv() });
   await using nginx = await startNginx(join(dir.path, "nginx"), pki);
   const body = join(dir.path, "body.tar");
   await Deno.writeTextFile(body, "hello");

@@ -38,7 +38,7 @@ function templateKeys(text: string): TemplateKey[] {
   return keys;
 }
 
-/** The template with its PKI paths and data root pointed at test files. */
+/** The template with its PKI paths, data root and metrics directory pointed at test files. */
 async function testTemplate(dir: string): Promise<string> {
   const pki = await sharedPki();
   const client = pki.client(HOSTS[0]!);
@@ -47,7 +47,9 @@ async function testTemplate(dir: string): Promise<string> {
     .replace('"/var/lib/cis490/data"', `"${dir}"`)
     .replace('"/etc/cis490/ca.pem"', `"${pki.ca}"`)
     .replace('"/etc/cis490/client.pem"', `"${client.cert}"`)
-    .replace('"/etc/cis490/client.key"', `"${client.key}"`);
+    .replace('"/etc/cis490/client.key"', `"${client.key}"`)
+    // The metrics directory must exist, or loading warns (rightly) that no metrics get written.
+    .replace('"/var/lib/prometheus/node-exporter/', `"${dir}/`);
 }
 
 Deno.test("lab-host.toml names every key of CONFIG_KEYS once, and no other", async () => {

@@ -17,9 +17,13 @@ function answer(status: number, code: string | null) {
   };
 }
 
+/** A step's verdict, with its class when it failed. */
+const verdictOf = (s: { verdict: string; class?: string }) =>
+  s.class ? `${s.verdict}:${s.class}` : s.verdict;
+
 Deno.test("judgeS3Probe() without an answer: unreachable, the rest not checked", () => {
   const steps = judgeS3Probe({ error: "network failure" }, SETTINGS);
-  assertEquals(steps.map((s) => s.verdict), ["unreachable", "skip", "skip"]);
+  assertEquals(steps.map(verdictOf), ["fail:transient", "skip", "skip"]);
   assertMatch(steps[0]?.message ?? "", /https:\/\/rgw.lab:7480 is not reachable: network failure/);
 });
 
@@ -31,7 +35,7 @@ Deno.test("judgeS3Probe() with AccessDenied warns that duplicates cannot be reco
 
 Deno.test("judgeS3Probe() with a store answering 503: unreachable, clock still judged", () => {
   const steps = judgeS3Probe(answer(503, "SlowDown"), SETTINGS);
-  assertEquals(steps.map((s) => s.verdict), ["unreachable", "skip", "ok"]);
+  assertEquals(steps.map(verdictOf), ["fail:transient", "skip", "ok"]);
 });
 
 Deno.test("judgeS3Probe() with NoSuchKey: key, bucket and clock fine", () => {

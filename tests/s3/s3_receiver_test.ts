@@ -167,13 +167,13 @@ Deno.test("S3Receiver against Ceph RGW", async (t) => {
       ...settings,
       credentials: { accessKeyId: ceph.accessKeyId, secretAccessKey: "wrong" },
     }, "lab-01");
-    assertEquals(secret[0]?.verdict, "refused");
+    assertEquals([secret[0]?.verdict, secret[0]?.class], ["fail", "credentials"]);
     assertMatch(secret[0]?.message ?? "", /SignatureDoesNotMatch/);
     const bucket = await checkS3({ ...settings, bucket: "no-such-bucket" }, "lab-01");
-    assertEquals(bucket.map((s) => s.verdict), ["ok", "refused", "ok"]);
+    assertEquals(bucket.map((s) => s.class ?? s.verdict), ["ok", "misconfigured", "ok"]);
     assertMatch(bucket[1]?.message ?? "", /no bucket "no-such-bucket"/);
     const clock = await checkS3(settings, "lab-01", { now: () => Date.now() + 20 * 60_000 });
-    assertEquals(clock[2]?.verdict, "refused");
+    assertEquals([clock[2]?.verdict, clock[2]?.class], ["fail", "misconfigured"]);
     assertMatch(
       clock[2]?.message ?? "",
       /clock is (19 min 5\d|20 min [0-5]?\d) s ahead of the store.s/,

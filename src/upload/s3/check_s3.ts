@@ -5,7 +5,7 @@
  * or `NoSuchKey`), and the clock (the answer's `Date`, even when the request was refused).
  * The judgement is pure ({@linkcode judgeS3Probe}); {@linkcode checkS3} does the one request.
  */
-import type { CheckStep } from "../../ops/check.ts";
+import type { CheckStep } from "../../config/check_step.ts";
 import { UploadError } from "../put.ts";
 import {
   classifyS3Answer,
@@ -45,7 +45,7 @@ export function judgeS3Probe(
   if ("error" in probe) {
     const message = `${settings.endpoint} is not reachable: ${probe.error}`;
     return [
-      { step: STEP.credentials, verdict: "unreachable", message },
+      { step: STEP.credentials, verdict: "fail", class: "transient", message },
       { step: STEP.bucket, verdict: "skip", message: "not checked: no answer from the store" },
       { step: STEP.clock, verdict: "skip", message: "not checked: no answer from the store" },
     ];
@@ -76,7 +76,8 @@ export function judgeS3Probe(
       { step: STEP.credentials, verdict: "ok", message: "the store accepted the key" },
       {
         step: STEP.bucket,
-        verdict: "refused",
+        verdict: "fail",
+        class: "misconfigured",
         message: `no ${where}: create it, or fix receiver.bucket (${said})`,
       },
       clock,
@@ -99,7 +100,12 @@ export function judgeS3Probe(
   const cause = "cause" in answer ? `: ${answer.cause}` : "";
   if (answer.class === "credentials" || answer.class === "clock") {
     return [
-      { step: STEP.credentials, verdict: "refused", message: `${said}${cause}` },
+      {
+        step: STEP.credentials,
+        verdict: "fail",
+        class: answer.class === "clock" ? "misconfigured" : "credentials",
+        message: `${said}${cause}`,
+      },
       { step: STEP.bucket, verdict: "skip", message: skip("the key was refused") },
       clock,
     ];
@@ -108,7 +114,8 @@ export function judgeS3Probe(
     return [
       {
         step: STEP.credentials,
-        verdict: "unreachable",
+        verdict: "fail",
+        class: "transient",
         message: `the store is not available: ${said}`,
       },
       { step: STEP.bucket, verdict: "skip", message: skip("the store is not available") },
@@ -117,7 +124,7 @@ export function judgeS3Probe(
   }
   return [
     { step: STEP.credentials, verdict: "skip", message: skip(`the store answered ${said}`) },
-    { step: STEP.bucket, verdict: "refused", message: `${said}${cause}` },
+    { step: STEP.bucket, verdict: "fail", class: "misconfigured", message: `${said}${cause}` },
     clock,
   ];
 }
@@ -127,7 +134,8 @@ function judgeClock(skew: number | null, code: string | null): CheckStep {
     return code === "RequestTimeTooSkewed"
       ? {
         step: STEP.clock,
-        verdict: "refused",
+        verdict: "fail",
+        class: "misconfigured",
         message: "the store says this host's clock is more than 15 minutes off: fix its time sync",
       }
       : { step: STEP.clock, verdict: "skip", message: "not checked: the answer had no Date" };
@@ -136,7 +144,8 @@ function judgeClock(skew: number | null, code: string | null): CheckStep {
   if (Math.abs(skew) >= MAX_CLOCK_SKEW_MS || code === "RequestTimeTooSkewed") {
     return {
       step: STEP.clock,
-      verdict: "refused",
+      verdict: "fail",
+      class: "misconfigured",
       message: `${words}: the store refuses requests 15 minutes off; fix its time sync ` +
         "(chrony, systemd-timesyncd)",
     };
