@@ -218,6 +218,12 @@ class SimWorld {
   recorded = new Set<string>();
   /** Answers renamed into place but not committed yet. */
   pendingRecords = new Set<string>();
+  /** Shipped entries whose bytes were compared with the collector's. */
+  verifiedShipped = new Set<string>();
+  /** Every recorded answer, by id, digest and time. */
+  verdictsSeen = new Set<string>();
+  /** Answers an operator set aside by moving the episode back by hand. */
+  setAside = new Set<string>();
   /** Per process: when a host-level failure was last answered, for the outage rule (6). */
   lastFailure: { at: number; seq: number; after: number } | null = null;
   readonly logger: Logger;
@@ -241,7 +247,13 @@ class SimWorld {
       if (!bytes || !to.endsWith(".state.json")) return;
       const state = parseState(new TextDecoder().decode(bytes));
       if (state?.verdict && state.packed) {
-        this.pendingRecords.add(`${state.episode_id} ${state.packed.sha256}`);
+        // A verdict the operator already set aside (requeued by hand) may be rewritten by a
+        // later state write of the same process; that is no new answer.
+        const answer = `${state.episode_id} ${state.packed.sha256} ${state.verdict.at}`;
+        if (!this.setAside.has(answer)) {
+          this.pendingRecords.add(`${state.episode_id} ${state.packed.sha256}`);
+          this.verdictsSeen.add(answer);
+        }
       }
     };
     this.collector.onAnswer = (request, answer) => this.onAnswer(request, answer);
@@ -351,6 +363,9 @@ class SimWorld {
         // The operator asks for it to be decided again: a new answer may be asked for.
         for (const set of [this.recorded, this.answered, this.pendingRecords]) {
           for (const key of [...set]) if (key.startsWith(`${inst.id} `)) set.delete(key);
+        }
+        for (const answer of this.verdictsSeen) {
+          if (answer.startsWith(`${inst.id} `)) this.setAside.add(answer);
         }
         return;
       }
@@ -529,12 +544,14 @@ class SimWorld {
         );
       }
     }
-    // 9: no secret in any file.
-    for (const [path, bytes] of this.fs.files()) {
-      if (new TextDecoder().decode(bytes).includes(SECRET)) {
+    // 9: no secret in any file the shipper wrote (producers never hold it).
+    for (const path of this.fs.written) {
+      const bytes = this.fs.bytes(path);
+      if (bytes && new TextDecoder().decode(bytes).includes(SECRET)) {
         this.fail(`invariant 9: the bearer token is written in ${path}`);
       }
     }
+    this.fs.written.clear();
     // The collector holds exactly the bytes of every shipped episode (unless marked unconfirmed).
     for (const name of this.fs.list(this.layout.shipped)) {
       const dir = join(this.layout.shipped, name);
@@ -555,9 +572,13 @@ class SimWorld {
           } under ${inst.id}`,
         );
       }
+      // Shipped entries do not change: each is compared once.
+      const seen = `${name} ${token}`;
+      if (this.verifiedShipped.has(seen)) continue;
       if (!inst.disturbed && stored.content !== contentOf(this.serialize(dir, inst.id))) {
         this.fail(`${name} is in shipped/ but the collector's bytes differ from its files`);
       }
+      this.verifiedShipped.add(seen);
     }
     // 5: nothing quarantined for a host fault.
     for (const name of this.fs.list(this.layout.quarantine)) {

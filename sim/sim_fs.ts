@@ -96,6 +96,8 @@ export class SimFs implements Fs {
   now: () => number;
   /** Told after a power loss. */
   onPowerLoss?: () => void;
+  /** Paths of files the shipper wrote or renamed into place since the last look. */
+  written = new Set<string>();
   /** Told when the journal commits (every name is durable from then on). */
   onCommit?: () => void;
   /** Told of every rename the shipper makes, with the file's bytes. */
@@ -387,6 +389,7 @@ export class SimFs implements Fs {
           ctime: t,
         };
         this.#put(dir, name, node);
+        this.written.add(path);
         dir.mtime = t;
         // fsync of a new file commits the journal, its name included.
         if (options.sync) this.#commit();
@@ -413,6 +416,7 @@ export class SimFs implements Fs {
         }
         this.#put(src.dir, src.name, undefined);
         this.#put(dst.dir, dst.name, node);
+        if (node.kind === "file") this.written.add(to);
         node.ctime = this.now();
         this.onRenamed?.(from, to, node.kind === "file" ? node.data : null);
       })

@@ -187,9 +187,14 @@ export class Outbox {
     await this.#fs.syncDir(this.layout.outbox);
   }
 
-  /** Removes an episode's tarballs (any compression), keeping its state. */
+  /**
+   * Removes an episode's tarball, keeping its state: the one its known state describes (a
+   * tarball of another format has no state and goes with recovery), or every format when no
+   * state is known.
+   */
   async dropTarballs(id: string): Promise<void> {
-    for (const compression of COMPRESSIONS) {
+    const known = this.#states.get(id)?.packed?.compression;
+    for (const compression of known ? [known] : COMPRESSIONS) {
       await this.#fs.remove(this.layout.tarballPath(id, compression)).catch((error) => {
         if (!isNotFound(error)) throw error;
       });
@@ -202,15 +207,15 @@ export class Outbox {
   }
 
   /**
-   * Forgets episodes whose moves are durable: their states and tarballs go, then one sync of
-   * `outbox/`. Call only after the directories the moves touched are synced.
+   * Forgets episodes whose moves are durable: their states go (their tarballs went before the
+   * move), then one sync of `outbox/`. Call only after the directories the moves touched are
+   * synced.
    */
   async finish(ids: Iterable<string>): Promise<void> {
     let any = false;
     for (const id of ids) {
       any = true;
       this.#states.delete(id);
-      await this.dropTarballs(id);
       await this.#fs.remove(this.layout.statePath(id)).catch((error) => {
         if (!isNotFound(error)) throw error;
       });
@@ -264,6 +269,13 @@ export class Outbox {
       if (!stale && parsed !== null) {
         const present = await inEpisodes(parsed.id);
         stale = !present || (parsed.kind === "tarball" && !states.has(parsed.id));
+        if (!stale && parsed.kind === "tarball") {
+          // A tarball of another format than its state describes: left by a state that was
+          // lost and repacked; the state's own tarball is the one that may be sent.
+          const state = await this.read(parsed.id).catch(() => null);
+          const own = state?.packed ? this.tarballPath(state as PackedState) : null;
+          stale = own !== null && own !== join(this.layout.outbox, name);
+        }
         if (parsed.kind === "state") {
           // A quarantine whose rename happened is finished here, even when a new episode
           // has since taken the id in episodes/ (invariant 3).
@@ -278,7 +290,10 @@ export class Outbox {
         result.removed.push(name);
       }
     }
-    if (result.removed.length > 0) await fs.syncDir(this.layout.outbox);
+    // Always: what a crashed process left here (a state, a tarball) may be in the page cache
+    // only. It is about to be trusted, perhaps sent; a power loss must not take it back after
+    // that, or the episode would be packed again in what may be another format (invariant 7).
+    await fs.syncDir(this.layout.outbox);
     return result;
   }
 
