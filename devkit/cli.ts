@@ -86,10 +86,16 @@ export function spawnCli(args: string[], options: SpawnOptions = {}): CliProcess
   const decoder = new TextDecoder();
   const firstLine = (async () => {
     let text = "";
-    for await (const chunk of child.stdout) {
-      text += decoder.decode(chunk, { stream: true });
+    // A reader released by hand: leaving a for-await loop would cancel stdout, and a child that
+    // prints more would die of a broken pipe.
+    const reader = child.stdout.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
       const nl = text.indexOf("\n");
       if (nl >= 0) {
+        reader.releaseLock();
         // Keep draining so the child never blocks on a full pipe.
         child.stdout.pipeTo(new WritableStream()).catch(() => {});
         return text.slice(0, nl);

@@ -4,7 +4,7 @@
  * status file after each pass, prune on its own period, config reloads between passes, and a
  * graceful stop. Time comes in as `now()` and `sleep()`, so tests drive it.
  */
-import type { Config } from "../config/config.ts";
+import { type Config, ConfigError } from "../config/config.ts";
 import { describeError, type Logger } from "../log/log.ts";
 import type { Receiver } from "../upload/receiver.ts";
 import { createReceiver } from "../upload/create_receiver.ts";
@@ -103,7 +103,9 @@ export class Service {
       this.#receiver = undefined;
       log.info("config reloaded", { file: this.#config.file });
     } catch (error) {
-      log.error(`config reload failed; keeping the old config: ${describeError(error)}`);
+      // A config with several problems says each on its own line, as at start.
+      const lines = error instanceof ConfigError ? error.lines : [describeError(error)];
+      for (const line of lines) log.error(`config reload failed; keeping the old config: ${line}`);
     }
   }
 

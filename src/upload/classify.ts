@@ -22,7 +22,13 @@ export type OutcomeClass =
   | "transient";
 
 /** Why an attempt got no HTTP answer. */
-export type FailureKind = "credentials" | "tls" | "network" | "timeout" | "aborted";
+export type FailureKind =
+  | "credentials"
+  | "misconfigured"
+  | "tls"
+  | "network"
+  | "timeout"
+  | "aborted";
 
 /** A collector's answer as {@linkcode classifyAnswer} reads it. */
 export interface Answer {
@@ -124,6 +130,20 @@ export function classifyAnswer(answer: Answer): Classified {
 export interface Failure {
   code?: string | undefined;
   message: string;
+  /**
+   * A plain-HTTP request got a TLS record back (alert 0x15 or handshake 0x16, version 3.x):
+   * an `http://` URL pointed at an HTTPS port. @default {false}
+   */
+  tlsReply?: boolean;
+}
+
+/** The cause of a TLS reply to plain HTTP, as `check` and uploads both say it. */
+export const TLS_REPLY_CAUSE =
+  "plain HTTP was sent to an HTTPS port: receiver.url must start with https://";
+
+/** Whether the first bytes a plain-HTTP request got back are a TLS record. Pure. */
+export function isTlsRecord(raw: unknown): boolean {
+  return raw instanceof Uint8Array && (raw[0] === 0x15 || raw[0] === 0x16) && raw[1] === 0x03;
 }
 
 /** A failure's kind and the likely cause, in words an operator can act on. */
@@ -177,6 +197,7 @@ const SERVER_CERT_CODES =
 export function classifyFailure(failure: Failure, sentCert: boolean): ClassifiedFailure {
   const code = failure.code ?? "";
   const text = `${code} ${failure.message}`;
+  if (failure.tlsReply) return { kind: "misconfigured", cause: TLS_REPLY_CAUSE };
   if (/alert/i.test(text)) {
     for (const row of CERT_ALERTS) {
       if (row.pattern.test(text)) return { kind: "credentials", cause: row.cause(sentCert) };
@@ -259,6 +280,10 @@ export interface AnswerContext {
   secrets?: readonly string[];
   /** When our client certificate stops being valid, ms since the epoch. @default {unknown} */
   clientCertNotAfter?: number;
+  /**
+   * The config key the token comes from, named in the hints. @default {"receiver.bearer_token"}
+   */
+  tokenKey?: string;
 }
 
 /** The expired-certificate cause, when our certificate's end date is past. */
@@ -310,7 +335,8 @@ export function responseAnswer(answer: Answer, ctx: AnswerContext): ReceiverAnsw
     case "credentials":
     case "misconfigured": {
       const note = cls === "credentials" ? expiredCause(ctx) : null;
-      return { class: cls, status, said, cause: scrub(note ?? cause) };
+      const named = ctx.tokenKey ? cause.replace(/receiver\.bearer_token\b/g, ctx.tokenKey) : cause;
+      return { class: cls, status, said, cause: scrub(note ?? named) };
     }
     case "transient":
       return {
@@ -342,6 +368,9 @@ export function failureAnswer(failure: FailedAttempt, ctx: AnswerContext): Recei
       said: scrub(failure.detail),
       cause: scrub(expiredCause(ctx) ?? failure.cause),
     };
+  }
+  if (failure.kind === "misconfigured") {
+    return { class: "misconfigured", status: 0, said: scrub(failure.detail), cause: failure.cause };
   }
   const said = failure.detail && failure.detail !== failure.cause
     ? `${failure.cause} (${failure.detail})`

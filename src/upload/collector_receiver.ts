@@ -4,7 +4,7 @@
  * Every answer and every network or TLS failure is an {@linkcode Answer}; only a tarball that
  * cannot be read throws.
  */
-import type { Config } from "../config/config.ts";
+import { type Config, tokenKeyOf } from "../config/config.ts";
 import { episodeRequest } from "../protocol/request.ts";
 import { failureAnswer, responseAnswer } from "./classify.ts";
 import { put, type PutRequest, type PutResponse, UploadError } from "./put.ts";
@@ -52,6 +52,7 @@ export function collectorReceiver(
   const context = () => ({
     now: now(),
     secrets,
+    tokenKey: tokenKeyOf(receiver),
     ...(tls.clientCertNotAfter !== undefined && { clientCertNotAfter: tls.clientCertNotAfter }),
   });
   return {

@@ -12,6 +12,7 @@ import type { Config } from "../config/config.ts";
 import { episodeRequest, USER_AGENT } from "../protocol/request.ts";
 import { createReceiverAgent } from "./agent.ts";
 import { RESPONSE_BODY_LIMIT } from "./put.ts";
+import { isTlsRecord } from "./classify.ts";
 
 /** What one probe request saw. */
 export type Observation =
@@ -154,8 +155,7 @@ function exchange(config: Config, ex: Exchange, options: ProbeOptions): Promise<
         ...(typeof error.code === "string" && { code: error.code }),
         message: error.message,
         // A TLS record (alert 0x15 or handshake 0x16, version 3.x) where HTTP was expected.
-        tlsReply: !isHttps && raw !== null && (raw[0] === 0x15 || raw[0] === 0x16) &&
-          raw[1] === 0x03,
+        tlsReply: !isHttps && isTlsRecord(raw),
       });
     });
     const timer = setTimeout(

@@ -27,7 +27,7 @@ import { isIP } from "node:net";
 import tls from "node:tls";
 import type { TlsMaterial } from "../config/config.ts";
 import { createReceiverAgent, type ReceiverAgent } from "./agent.ts";
-import { classifyFailure, type FailureKind } from "./classify.ts";
+import { classifyFailure, type FailureKind, isTlsRecord } from "./classify.ts";
 import type { Throttle } from "./throttle.ts";
 
 /** How much of a response body is kept (quarantine reasons hold the first 4 KiB). */
@@ -170,8 +170,10 @@ async function explain(
 ): Promise<Error> {
   if (error instanceof UploadError || error instanceof BodyReadError) return error;
   const code = (error as { code?: string }).code;
-  const failure = classifyFailure({ code, message: error.message }, pool.sendsCert);
   const url = new URL(request.url);
+  const tlsReply = url.protocol === "http:" &&
+    isTlsRecord((error as { rawPacket?: unknown }).rawPacket);
+  const failure = classifyFailure({ code, message: error.message, tlsReply }, pool.sendsCert);
   if (
     failure.kind === "network" && RESET_CODES.has(code ?? "") && url.protocol === "https:" &&
     !trace.reused && !trace.answered

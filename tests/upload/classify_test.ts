@@ -1,4 +1,4 @@
-import { assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import {
   answerText,
   classifyAnswer,
@@ -315,4 +315,12 @@ Deno.test("failureAnswer() keeps credentials apart from transient failures, and 
   assertEquals(failureAnswer({ kind: "aborted", cause: "aborted", detail: "" }, { now }), {
     class: "aborted",
   });
+});
+
+Deno.test("responseAnswer() names the token key in use (bearer_token_file) in a 401's hint", () => {
+  const answer = { status: 401, body: "no", headers: {} };
+  const fromFile = responseAnswer(answer, { now: 0, tokenKey: "receiver.bearer_token_file" });
+  assert("cause" in fromFile && fromFile.cause.includes("receiver.bearer_token_file"));
+  const inline = responseAnswer(answer, { now: 0 });
+  assert("cause" in inline && /receiver\.bearer_token\b(?!_file)/.test(inline.cause));
 });
