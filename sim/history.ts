@@ -52,7 +52,8 @@ export type Event =
   | { e: "time"; ms: number }
   | { e: "mode"; mode: CollectorMode }
   | { e: "reload"; compression: "gzip" | "none"; concurrency: number }
-  | { e: "mv-back" };
+  | { e: "mv-back" }
+  | { e: "corrupt" };
 
 const SECRET = "sim-secret-token-7f3a9c1d";
 const DATA = "/data";
@@ -101,7 +102,7 @@ function drawEvent(rng: Rng): Event {
       concurrency: 1 + rng.int(3),
     };
   }
-  return { e: "mv-back" };
+  return rng.chance(0.5) ? { e: "mv-back" } : { e: "corrupt" };
 }
 
 function drawFault(rng: Rng): PassFault {
@@ -143,16 +144,19 @@ export interface RunOptions {
 
 class Violation extends Error {}
 
+/** A logger that keeps lines when replaying one seed, and costs nothing otherwise. */
 function nullLogger(lines: string[] | null): Logger {
-  const write = (level: string) => (message: string, fields?: Fields) => {
-    lines?.push(`${level} ${message}${fields ? " " + JSON.stringify(fields) : ""}`);
-  };
+  const none = () => {};
+  const write = (level: string) =>
+    lines === null ? none : (message: string, fields?: Fields) => {
+      lines.push(`${level} ${message}${fields ? " " + JSON.stringify(fields) : ""}`);
+    };
   return {
     error: write("ERROR"),
     warn: write("WARN"),
     info: write("INFO"),
-    debug: () => {},
-    redact: () => {},
+    debug: write("DEBUG"),
+    redact: none,
   };
 }
 
@@ -237,7 +241,7 @@ class SimWorld {
       secret: SECRET,
     });
     this.collector.onSend = (request, started) => this.onSend(request, started);
-    this.collector.onStart = () => ++this.seq;
+    this.collector.onStart = () => this.onStart();
     this.fs.onCommit = () => {
       for (const key of this.pendingRecords) this.recorded.add(key);
       this.pendingRecords.clear();
@@ -308,6 +312,8 @@ class SimWorld {
         return;
       case "mv-back":
         return this.moveBackByHand();
+      case "corrupt":
+        return this.corruptTarball();
     }
   }
 
@@ -372,12 +378,26 @@ class SimWorld {
     }
   }
 
+  /** A byte of a tarball in outbox/ flips (bit rot, a hand that should not have been there). */
+  corruptTarball(): void {
+    const name = this.fs.list(this.layout.outbox).find((n) => /\.tar(\.gz|\.zst)?$/.test(n));
+    if (!name) return;
+    const path = join(this.layout.outbox, name);
+    const bytes = this.fs.bytes(path)!.slice();
+    if (bytes.length === 0) return;
+    bytes[bytes.length >> 1]! ^= 0x20;
+    this.fs.produceFile(path, bytes);
+    this.note(`disk: a byte of ${name} flipped`);
+  }
+
   endProcess(): void {
     this.memory = null;
     this.process++;
     this.collector.process = this.process;
     this.answered.clear();
     this.lastFailure = null;
+    this.inFlight = 0;
+    this.proven = false;
     this.fs.restart();
   }
 
@@ -487,10 +507,20 @@ class SimWorld {
 
   /** Invariants 2 and 6, at the instant of a send. */
   onSend(
-    request: { at: number; process: number; id: string; sha256: string; instance: string | null },
+    request: {
+      at: number;
+      process: number;
+      id: string;
+      sha256: string;
+      claimed: string;
+      instance: string | null;
+    },
     seq: number,
   ) {
     const key = `${request.id} ${request.sha256}`;
+    if (request.sha256 !== request.claimed) {
+      this.fail(`invariant 7: ${request.id} sent with bytes unlike its recorded digest`);
+    }
     if (this.answered.has(key)) {
       this.fail(`invariant 2: ${request.id} sent again by the process that got its answer`);
     }
@@ -516,8 +546,25 @@ class SimWorld {
     }
   }
 
+  /** Requests of this process in flight now. */
+  inFlight = 0;
+  /** Whether this process's last answer was about an episode (the host is proven). */
+  proven = false;
+
+  /** A request starts: while the host is not proven, it must be the only one (invariant 6). */
+  onStart(): number {
+    if (this.inFlight > 0 && !this.proven) {
+      this.fail("invariant 6: a second request in flight while the host is not proven");
+    }
+    this.inFlight++;
+    return ++this.seq;
+  }
+
   /** Remembers final answers (invariant 2) and host failures (invariant 6) of this process. */
-  onAnswer(request: { at: number; id: string; sha256: string }, answer: Answer): void {
+  onAnswer(request: { at: number; id: string; sha256: string } | null, answer: Answer): void {
+    this.inFlight--;
+    if (request === null) return;
+    this.proven = ["stored", "duplicate", "refused", "repack"].includes(answer.class);
     if (["stored", "duplicate", "refused"].includes(answer.class)) {
       this.answered.add(`${request.id} ${request.sha256}`);
     }
@@ -611,7 +658,8 @@ class SimWorld {
     for (const inst of this.instances) {
       const [where] = this.whereIs(inst, index);
       if (!inst.complete || !where) continue;
-      const shouldShip = inst.kind === "good" || inst.kind === "symlink";
+      // A producer that wrote to an episode after it was stored made a conflict of its own.
+      const shouldShip = (inst.kind === "good" || inst.kind === "symlink") && !inst.disturbed;
       if (where.startsWith(this.layout.episodes)) {
         this.fail(`liveness: ${inst.token} (${inst.kind}) is still in episodes/ after the drain`);
       }

@@ -6,12 +6,16 @@
  *   deno task simulate --seed N             replay one seed with its log; shrink it if it fails
  *   deno task simulate --minutes M          explore fresh seeds for M minutes
  *   deno task simulate --fleet              the fleet table (sim/fleet.ts)
+ *   deno task simulate --mutants [--count N] each guard removed on purpose, and the seed that
+ *                                           catches it (sim/mutants.ts)
+ *   deno task simulate --first --count N    stop at the first violation
  */
 import { parseArgs } from "node:util";
 import { generate, runHistory } from "./history.ts";
 import { runSeed, seedUuids, shrink } from "./explore.ts";
 import { exploreParallel } from "./parallel.ts";
 import { fleetTable } from "./fleet.ts";
+import { MUTANTS, mutantTable, runMutant } from "./mutants.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -21,6 +25,8 @@ const { values } = parseArgs({
     from: { type: "string" },
     minutes: { type: "string" },
     fleet: { type: "boolean" },
+    first: { type: "boolean" },
+    mutants: { type: "boolean" },
   },
 });
 
@@ -35,6 +41,35 @@ function report(failures: { seed: number; violation: string }[], ran: number, ms
 }
 
 async function main(): Promise<number> {
+  if (values.mutants) {
+    const budget = Number(values.count ?? 100_000);
+    const results = [];
+    for (const mutant of MUTANTS) {
+      const result = await runMutant(mutant, budget);
+      console.error(
+        `${mutant.guard}: ${result.seed === null ? "not caught" : `seed ${result.seed}`}`,
+      );
+      results.push(result);
+    }
+    for (const line of mutantTable(results)) console.log(line);
+    return results.every((r) => r.seed !== null) ? 0 : 1;
+  }
+  if (values.first) {
+    const count = Number(values.count ?? 100_000);
+    const started = performance.now();
+    const batch = 1000;
+    for (let from = Number(values.from ?? 0); from < count; from += batch) {
+      const failures = await exploreParallel(from, Math.min(batch, count - from));
+      if (failures.length > 0) {
+        const f = failures[0]!;
+        console.log(
+          `first violation: seed ${f.seed} after ${f.seed + 1} histories: ${f.violation}`,
+        );
+        return 1;
+      }
+    }
+    return report([], count, performance.now() - started);
+  }
   if (values.fleet) {
     for (const line of fleetTable()) console.log(line);
     return 0;

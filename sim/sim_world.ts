@@ -202,6 +202,8 @@ export interface Request {
   sha256: string;
   /** The instance token read from the body, or null for a damaged body. */
   instance: string | null;
+  /** The digest the parcel claimed. */
+  claimed: string;
   mode: CollectorMode;
   answer: Answer["class"];
 }
@@ -230,7 +232,7 @@ export interface SimCollector extends Receiver {
   /** Called when a send begins; returns a sequence number for its start. */
   onStart?: () => number;
   /** Called with each answer as it is given. */
-  onAnswer?: (request: Omit<Request, "answer">, answer: Answer) => void;
+  onAnswer?: (request: Omit<Request, "answer"> | null, answer: Answer) => void;
 }
 
 /** The files of a serialized episode, without the compression it was packed with. */
@@ -272,8 +274,11 @@ export function simCollector(
     send(parcel: Parcel, sendOptions: SendOptions = {}): Promise<Answer> {
       // The answer is "known" to the shipper when its await resumes: onAnswer runs just
       // before, in the continuation of this very promise.
-      return exchange(parcel, sendOptions).then(({ request, answer }) => {
-        if (request) collector.onAnswer?.(request, answer);
+      if (sendOptions.signal?.aborted) return Promise.resolve({ class: "aborted" });
+      // The request starts now; reading the body takes a turn of the event loop.
+      const started = collector.onStart?.() ?? 0;
+      return exchange(parcel, started).then(({ request, answer }) => {
+        collector.onAnswer?.(request, answer);
         return answer;
       });
     },
@@ -284,11 +289,8 @@ export function simCollector(
   };
   async function exchange(
     parcel: Parcel,
-    sendOptions: SendOptions,
+    started: number,
   ): Promise<{ request: Omit<Request, "answer"> | null; answer: Answer }> {
-    if (sendOptions.signal?.aborted) return { request: null, answer: { class: "aborted" } };
-    // The request starts now; reading the body takes a turn of the event loop.
-    const started = collector.onStart?.() ?? 0;
     const bytes = await fs.readFile(parcel.path, 1 << 30);
     const sha256 = sha(bytes);
     const instance = sha256 === parcel.sha256 ? instanceOf(bytes) : null;
@@ -297,6 +299,7 @@ export function simCollector(
       process: collector.process,
       id: parcel.episodeId,
       sha256,
+      claimed: parcel.sha256,
       instance,
       mode: collector.mode,
     };
