@@ -20,7 +20,7 @@ export interface Mutant {
 export const MUTANTS: readonly Mutant[] = [
   {
     guard: "the answer recorded before the move (invariant 2)",
-    file: "src/queue/runner.ts",
+    file: "src/queue/send.ts",
     find: 'await outbox.write("answered", next);',
     replace: "/* answer not recorded */",
   },
@@ -89,13 +89,13 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     guard: "the compression kept once packed",
-    file: "src/queue/runner.ts",
+    file: "src/queue/prepare.ts",
     find: "  const compression = previous?.packed?.compression ?? config.compression;",
     replace: "  const compression = config.compression;",
   },
   {
     guard: "a tarball verified before it is sent again (invariant 7)",
-    file: "src/queue/runner.ts",
+    file: "src/queue/prepare.ts",
     find: "  if (found.size !== state.packed.size || found.sha256 !== state.packed.sha256) {",
     replace: "  if (false) {",
   },

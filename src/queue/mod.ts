@@ -35,7 +35,7 @@
  * 7. **One owner of `outbox/`.** Every state write and delete goes through the outbox, with its
  *    transition's durability (`outbox.ts` `DURABILITY`). A tarball in `outbox/` always has the
  *    state that describes it; one packed earlier is verified against its recorded digest before
- *    it is sent again, and a damaged one is packed afresh, never resent (`runner.ts`).
+ *    it is sent again, and a damaged one is packed afresh, never resent (`prepare.ts`).
  * 8. **Recovery once.** Recovery runs once, at the start of a pass, before anything is decided:
  *    partial writes go, files of episodes no longer in `episodes/` go, quarantines a crash cut
  *    short get their reason file (`Outbox.recover`).
@@ -53,7 +53,10 @@
  * | state writes, tarball commits, recovery | `outbox.ts` |
  * | moves between the folders | `moves.ts` |
  * | counters, summary, outcome log lines | `tally.ts` |
- * | one episode's turn | `runner.ts` |
+ * | one episode's turn: the planned step, local failures | `runner.ts` (`runner_context.ts`) |
+ * | preflight, pack, verify a packed tarball | `prepare.ts` |
+ * | one request and its answer applied | `send.ts` |
+ * | the move of a decided episode | `finish.ts` |
  * | one pass | `pass.ts` |
  * | passes on a schedule, reload, stop | `service.ts` |
  * | everything outside (fs, episodes, packer, receiver, lock, clock) | `world.ts` |
