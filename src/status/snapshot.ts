@@ -121,7 +121,8 @@ async function stamps(fs: Fs, layout: Layout): Promise<string[]> {
 
 /**
  * How many entries of `dir` can be episodes (as `listEpisodeDirs` sees them), from one listing
- * and nothing below it; no names kept, nothing sorted (at 100,000 entries that halves the cost).
+ * and nothing below it; no names kept past the listing, nothing sorted (at 100,000 entries that
+ * halves the cost).
  */
 async function countEpisodeDirs(fs: Fs, dir: string): Promise<number> {
   let count = 0;
