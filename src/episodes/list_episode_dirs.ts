@@ -1,4 +1,11 @@
 /** The names in one of the data layout's folders that can be episode directories. */
+import { denoFs, type Fs, isNotFound } from "../fs/fs.ts";
+
+/** Options for {@linkcode listEpisodeDirs}. */
+export interface ListEpisodeDirsOptions {
+  /** @default {denoFs} */
+  fs?: Fs;
+}
 
 /**
  * Directory names in `dir` that can be episodes: directories (not symlinks) whose names do not
@@ -10,14 +17,18 @@
  * await listEpisodeDirs("/nonexistent"); // []
  * ```
  */
-export async function listEpisodeDirs(dir: string): Promise<string[]> {
+export async function listEpisodeDirs(
+  dir: string,
+  options: ListEpisodeDirsOptions = {},
+): Promise<string[]> {
+  const fs = options.fs ?? denoFs;
   const out: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) {
+    for (const e of await fs.readDir(dir)) {
       if (e.isDirectory && !e.isSymlink && !e.name.startsWith(".")) out.push(e.name);
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
   }
   return out.sort();
 }

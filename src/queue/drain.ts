@@ -15,7 +15,9 @@ import { listEpisodeDirs } from "../episodes/list_episode_dirs.ts";
 import { type Layout, layoutOf } from "../layout.ts";
 import { withMovesLock } from "./lock.ts";
 import { requireOwner } from "../fs/owner.ts";
-import { ensureLayout, quarantineEpisode, removeOutboxFiles } from "./moves.ts";
+import { denoFs, type Fs } from "../fs/fs.ts";
+import { readText } from "../fs/read_text.ts";
+import { ensureLayout, type MovesLock, quarantineEpisode, removeOutboxFiles } from "./moves.ts";
 import { quarantineReason } from "./reason.ts";
 import { isValidId } from "../protocol/protocol.ts";
 
@@ -77,20 +79,29 @@ export interface DrainOptions {
   now?: () => number;
   /** Aborting stops between two episodes; the report says so. */
   signal?: AbortSignal;
+  /** @default {denoFs} */
+  fs?: Fs;
+  /** The exclusive moves section of the data root. @default {withMovesLock of the data root} */
+  lock?: MovesLock;
+  /**
+   * Refuses a caller that does not own the data root, before anything changes.
+   * @default {requireOwner}
+   */
+  requireOwner?: (dataRoot: string) => Promise<void>;
 }
 
-async function readMetaText(dir: string): Promise<string | null> {
+async function readMetaText(fs: Fs, dir: string): Promise<string | null> {
   const path = join(dir, META_FILE);
-  const info = await Deno.lstat(path).catch(() => null);
+  const info = await fs.lstat(path).catch(() => null);
   if (!info?.isFile) return null;
-  return await Deno.readTextFile(path).catch(() => null);
+  return await readText(fs, path).catch(() => null);
 }
 
-async function decideAt(dir: string): Promise<DrainDecision | null> {
-  const info = await Deno.lstat(dir).catch(() => null);
+async function decideAt(fs: Fs, dir: string): Promise<DrainDecision | null> {
+  const info = await fs.lstat(dir).catch(() => null);
   if (!info?.isDirectory) return null;
-  const complete = (await Deno.lstat(join(dir, DONE_MARKER)).catch(() => null)) !== null;
-  return drainDecision({ metaText: await readMetaText(dir), complete });
+  const complete = (await fs.lstat(join(dir, DONE_MARKER)).catch(() => null)) !== null;
+  return drainDecision({ metaText: await readMetaText(fs, dir), complete });
 }
 
 /**
@@ -104,6 +115,8 @@ export async function drainUnstamped(
   const layout = typeof target === "string" ? layoutOf(target) : target;
   const dryRun = options.dryRun ?? false;
   const now = options.now ?? Date.now;
+  const fs = options.fs ?? denoFs;
+  const lock: MovesLock = options.lock ?? ((fn) => withMovesLock(layout, fn));
   const report: DrainReport = {
     version: 1,
     dry_run: dryRun,
@@ -113,16 +126,16 @@ export async function drainUnstamped(
   };
   if (!dryRun) {
     // Before anything is created: a file another user made here would lock the service out.
-    await requireOwner(layout.dataRoot);
-    await ensureLayout(layout);
+    await (options.requireOwner ?? requireOwner)(layout.dataRoot);
+    await ensureLayout(layout, fs);
   }
-  for (const name of await listEpisodeDirs(layout.episodes)) {
+  for (const name of await listEpisodeDirs(layout.episodes, { fs })) {
     if (options.signal?.aborted) {
       report.interrupted = true;
       break;
     }
     const dir = join(layout.episodes, name);
-    const planned = await decideAt(dir);
+    const planned = await decideAt(fs, dir);
     if (planned === null) continue;
     if (planned.action === "keep") {
       report.kept.push({ episode: name, action: "keep", why: planned.why, to: null });
@@ -137,10 +150,10 @@ export async function drainUnstamped(
       });
       continue;
     }
-    const item = await withMovesLock(layout, async (): Promise<DrainItem | "stopped" | null> => {
+    const item = await lock(async (): Promise<DrainItem | "stopped" | null> => {
       // The section may have been a long wait: a stop asked meanwhile starts no new move.
       if (options.signal?.aborted) return "stopped";
-      const decision = await decideAt(dir);
+      const decision = await decideAt(fs, dir);
       // Gone (the daemon quarantined it first) or fixed meanwhile: nothing to do.
       if (decision === null) return null;
       if (decision.action === "keep") {
@@ -158,13 +171,13 @@ export async function drainUnstamped(
       try {
         // The queue's own move: the reason first, then the rename. Its temporary file goes to
         // outbox/, whose crash recovery runs inside a moves section too, so never during this.
-        to = await quarantineEpisode(layout, dir, reason);
+        to = await quarantineEpisode(layout, dir, reason, { fs });
       } catch (error) {
         // Moved away under us by a mover that does not take the section: it is not ours now.
-        if ((await Deno.lstat(dir).catch(() => null)) === null) return null;
+        if ((await fs.lstat(dir).catch(() => null)) === null) return null;
         throw error;
       }
-      if (isValidId(name)) await removeOutboxFiles(layout, name);
+      if (isValidId(name)) await removeOutboxFiles(layout, name, { fs });
       return { episode: name, action: "quarantine", why: decision.reason, to };
     });
     if (item === "stopped") {

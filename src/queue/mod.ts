@@ -60,6 +60,11 @@
  * | one pass | `pass.ts` |
  * | passes on a schedule, reload, stop | `service.ts` |
  * | everything outside (fs, episodes, packer, receiver, lock, clock) | `world.ts` |
+ * | the operator's moves: `requeue`, `quarantine-unstamped` | `requeue.ts`, `drain.ts` |
+ *
+ * The operator commands take the same outside as options (`fs`, `lock`, `requireOwner`; `prune`
+ * its tree walk, `status` its episode reader and lock-holder probe), Deno's by default, so the
+ * simulator runs them interleaved with passes over one simulated disk.
  *
  * ## On disk
  *

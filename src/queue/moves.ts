@@ -191,16 +191,30 @@ export async function quarantineEpisode(
   options: MoveOptions = {},
 ): Promise<string> {
   // The temporary file lives in outbox/ (cleaned at every start), never in the episode.
-  await writeJsonAtomic(join(episodeDir, REASON_FILE), reason, { tempDir: layout.outbox });
+  await writeJsonAtomic(join(episodeDir, REASON_FILE), reason, {
+    tempDir: layout.outbox,
+    fs: options.fs ?? denoFs,
+  });
   return await moveDirNoClobber(episodeDir, layout.quarantine, options);
 }
 
+/** Options for {@linkcode removeOutboxFiles}. */
+export interface RemoveOutboxOptions {
+  /** @default {denoFs} */
+  fs?: Fs;
+}
+
 /** Removes an episode's tarballs and state from `outbox/` (an operator's requeue). */
-export async function removeOutboxFiles(layout: Layout, episodeId: string): Promise<void> {
+export async function removeOutboxFiles(
+  layout: Layout,
+  episodeId: string,
+  options: RemoveOutboxOptions = {},
+): Promise<void> {
+  const fs = options.fs ?? denoFs;
   for (const compression of COMPRESSIONS) {
-    await removeDurably(layout.tarballPath(episodeId, compression));
+    await removeDurably(layout.tarballPath(episodeId, compression), fs);
   }
-  await removeDurably(layout.statePath(episodeId));
+  await removeDurably(layout.statePath(episodeId), fs);
 }
 
 /** Syncs every directory a pass's moves touched. */

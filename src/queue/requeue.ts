@@ -17,9 +17,11 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from "../fs/atomic.ts";
+import { denoFs, errorCode, type Fs, isNotFound } from "../fs/fs.ts";
+import { readText } from "../fs/read_text.ts";
 import { isValidId } from "../protocol/protocol.ts";
 import { withMovesLock } from "./lock.ts";
-import { ensureLayout, removeOutboxFiles } from "./moves.ts";
+import { ensureLayout, type MovesLock, removeOutboxFiles } from "./moves.ts";
 import { listEpisodeDirs } from "../episodes/list_episode_dirs.ts";
 import { requireOwner } from "../fs/owner.ts";
 
@@ -128,11 +130,20 @@ export interface RequeueOptions {
   now?: () => number;
   /** Aborting stops between two moves; the report says so. */
   signal?: AbortSignal;
+  /** @default {denoFs} */
+  fs?: Fs;
+  /** The exclusive moves section of the data root. @default {withMovesLock of the data root} */
+  lock?: MovesLock;
+  /**
+   * Refuses a caller that does not own the data root, before anything changes.
+   * @default {requireOwner}
+   */
+  requireOwner?: (dataRoot: string) => Promise<void>;
 }
 
-async function readRecordedId(path: string): Promise<string | null> {
+async function readRecordedId(fs: Fs, path: string): Promise<string | null> {
   try {
-    const value = JSON.parse(await Deno.readTextFile(path));
+    const value = JSON.parse(await readText(fs, path));
     return typeof value?.episode_id === "string" ? value.episode_id : null;
   } catch {
     return null;
@@ -140,19 +151,19 @@ async function readRecordedId(path: string): Promise<string | null> {
 }
 
 /** History records by quarantine directory name, latest last (for a reason already moved out). */
-async function historyIds(layout: Layout): Promise<Map<string, string>> {
+async function historyIds(fs: Fs, layout: Layout): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   const names: string[] = [];
   try {
-    for await (const e of Deno.readDir(layout.history)) {
+    for (const e of await fs.readDir(layout.history)) {
       if (e.name.endsWith(".json")) names.push(e.name);
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
   }
   for (const name of names.sort()) {
     try {
-      const record = JSON.parse(await Deno.readTextFile(join(layout.history, name)));
+      const record = JSON.parse(await readText(fs, join(layout.history, name)));
       if (typeof record?.from === "string" && typeof record?.episode_id === "string") {
         ids.set(record.from, record.episode_id);
       }
@@ -161,21 +172,26 @@ async function historyIds(layout: Layout): Promise<Map<string, string>> {
   return ids;
 }
 
-async function readEntries(layout: Layout): Promise<QuarantinedEntry[]> {
-  const history = await historyIds(layout);
+async function readEntries(fs: Fs, layout: Layout): Promise<QuarantinedEntry[]> {
+  const history = await historyIds(fs, layout);
   const entries: QuarantinedEntry[] = [];
-  for (const dir of await listEpisodeDirs(layout.quarantine)) {
-    const recorded = await readRecordedId(join(layout.quarantine, dir, REASON_FILE));
+  for (const dir of await listEpisodeDirs(layout.quarantine, { fs })) {
+    const recorded = await readRecordedId(fs, join(layout.quarantine, dir, REASON_FILE));
     entries.push({ dir, recordedId: recorded ?? history.get(dir) ?? null });
   }
   return entries;
 }
 
-async function freeHistoryPath(dir: string, episode: string, now: number): Promise<string> {
+async function freeHistoryPath(
+  fs: Fs,
+  dir: string,
+  episode: string,
+  now: number,
+): Promise<string> {
   const stamp = new Date(now).toISOString().replaceAll(":", "-");
   for (let n = 1;; n++) {
     const path = join(dir, `${episode}.${stamp}${n === 1 ? "" : `.${n}`}.json`);
-    if ((await Deno.lstat(path).catch(() => null)) === null) return path;
+    if ((await fs.lstat(path).catch(() => null)) === null) return path;
   }
 }
 
@@ -185,11 +201,11 @@ async function freeHistoryPath(dir: string, episode: string, now: number): Promi
  * removes temporary files; what a crashed command left there is removed. Call it inside an
  * exclusive moves section.
  */
-async function opsTempDir(layout: Layout): Promise<string> {
-  await Deno.mkdir(layout.opsTemp, { recursive: true, mode: 0o750 });
-  for await (const e of Deno.readDir(layout.opsTemp)) {
+async function opsTempDir(fs: Fs, layout: Layout): Promise<string> {
+  await fs.mkdir(layout.opsTemp, { recursive: true, mode: 0o750 });
+  for (const e of await fs.readDir(layout.opsTemp)) {
     if (e.name.endsWith(TEMP_SUFFIX)) {
-      await Deno.remove(join(layout.opsTemp, e.name)).catch(() => {});
+      await fs.remove(join(layout.opsTemp, e.name)).catch(() => {});
     }
   }
   return layout.opsTemp;
@@ -202,6 +218,8 @@ export interface ArchiveOptions {
   /** Where it came from: its name in `quarantine/`. */
   from: string;
   now: number;
+  /** @default {denoFs} */
+  fs?: Fs;
 }
 
 /**
@@ -216,16 +234,17 @@ export async function archiveReason(
   dir: string,
   options: ArchiveOptions,
 ): Promise<{ history: string; text: string } | null> {
+  const fs = options.fs ?? denoFs;
   const reasonPath = join(dir, REASON_FILE);
   let text: string;
   try {
-    text = await Deno.readTextFile(reasonPath);
+    text = await readText(fs, reasonPath);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(error)) return null;
     throw error;
   }
-  await Deno.mkdir(layout.history, { recursive: true, mode: 0o750 });
-  const history = await freeHistoryPath(layout.history, options.episode, options.now);
+  await fs.mkdir(layout.history, { recursive: true, mode: 0o750 });
+  const history = await freeHistoryPath(fs, layout.history, options.episode, options.now);
   let reason: unknown = text;
   try {
     reason = JSON.parse(text);
@@ -235,8 +254,8 @@ export async function archiveReason(
     from: options.from,
     requeued_at: new Date(options.now).toISOString(),
     reason,
-  }, { tempDir: await opsTempDir(layout) });
-  await removeDurably(reasonPath);
+  }, { tempDir: await opsTempDir(fs, layout), fs });
+  await removeDurably(reasonPath, fs);
   return { history, text };
 }
 
@@ -258,10 +277,12 @@ export async function requeue(
   const layout = typeof target === "string" ? layoutOf(target) : target;
   const dryRun = options.dryRun ?? false;
   const now = options.now ?? Date.now;
+  const fs = options.fs ?? denoFs;
+  const lock: MovesLock = options.lock ?? ((fn) => withMovesLock(layout, fn));
   // Before anything is created: a file another user made here would lock the service out.
-  if (!dryRun) await requireOwner(layout.dataRoot);
-  const entries = await readEntries(layout);
-  const taken = new Set(await listAllNames(layout.episodes));
+  if (!dryRun) await (options.requireOwner ?? requireOwner)(layout.dataRoot);
+  const entries = await readEntries(fs, layout);
+  const taken = new Set(await listAllNames(fs, layout.episodes));
   const { steps, unknown } = planRequeue(entries, selection, taken);
   const report: RequeueReport = {
     version: 1,
@@ -271,7 +292,7 @@ export async function requeue(
     unknown,
     interrupted: false,
   };
-  if (!dryRun && steps.some((s) => s.action === "requeue")) await ensureLayout(layout);
+  if (!dryRun && steps.some((s) => s.action === "requeue")) await ensureLayout(layout, fs);
   for (const step of steps) {
     if (step.action === "refuse") {
       report.refused.push({ dir: step.dir, episode: step.episode, why: step.why });
@@ -285,10 +306,10 @@ export async function requeue(
       report.interrupted = true;
       break;
     }
-    const done = await withMovesLock(layout, () => {
+    const done = await lock(() => {
       // The section may have been a long wait: a stop asked meanwhile starts no new move.
-      if (options.signal?.aborted) return "stopped" as const;
-      return moveBack(layout, step.dir, step.episode, now());
+      if (options.signal?.aborted) return Promise.resolve("stopped" as const);
+      return moveBack(fs, layout, step, now());
     });
     if (done === "stopped") {
       report.interrupted = true;
@@ -303,50 +324,52 @@ export async function requeue(
   return report;
 }
 
-async function listAllNames(dir: string): Promise<string[]> {
+async function listAllNames(fs: Fs, dir: string): Promise<string[]> {
   const out: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) out.push(e.name);
+    for (const e of await fs.readDir(dir)) out.push(e.name);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
   }
   return out;
 }
 
 /** One requeue, inside the moves section. Returns the history file (null: no reason file). */
 async function moveBack(
+  fs: Fs,
   layout: Layout,
-  dir: string,
-  episode: string,
+  step: { dir: string; episode: string },
   now: number,
 ): Promise<string | null | { refused: string }> {
+  const { dir, episode } = step;
   const source = join(layout.quarantine, dir);
   const dest = join(layout.episodes, episode);
-  if ((await Deno.lstat(source).catch(() => null)) === null) {
+  if ((await fs.lstat(source).catch(() => null)) === null) {
     return { refused: `quarantine/${dir} is gone (moved by another process)` };
   }
-  if ((await Deno.lstat(dest).catch(() => null)) !== null) {
+  if ((await fs.lstat(dest).catch(() => null)) !== null) {
     return { refused: `episodes/${episode} already exists; it is never overwritten` };
   }
-  const archived = await archiveReason(layout, source, { episode, from: dir, now });
+  const archived = await archiveReason(layout, source, { episode, from: dir, now, fs });
   // A stale outbox state could carry an answer recorded for the old attempt; start afresh.
-  await removeOutboxFiles(layout, episode);
+  await removeOutboxFiles(layout, episode, { fs });
   try {
-    await Deno.rename(source, dest);
+    await fs.rename(source, dest);
   } catch (error) {
     if (archived !== null) {
       await writeFileAtomic(join(source, REASON_FILE), archived.text, {
-        tempDir: await opsTempDir(layout),
+        tempDir: await opsTempDir(fs, layout),
+        fs,
       });
     }
-    const code = (error as { code?: string }).code;
+    const code = errorCode(error);
     if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
       return { refused: `episodes/${episode} already exists; it is never overwritten` };
     }
     throw error;
   }
-  await fsyncDir(layout.episodes);
-  await fsyncDir(layout.quarantine);
+  await fsyncDir(layout.episodes, fs);
+  await fsyncDir(layout.quarantine, fs);
   return archived?.history ?? null;
 }
 

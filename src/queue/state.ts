@@ -5,6 +5,8 @@
  */
 import { type Compression, COMPRESSIONS, isValidCommit } from "../protocol/protocol.ts";
 import type { QuarantineSource } from "./reason.ts";
+import { denoFs, type Fs, isNotFound } from "../fs/fs.ts";
+import { readText } from "../fs/read_text.ts";
 
 /** The tarball in `outbox/` that the state describes. */
 export interface Packed {
@@ -187,18 +189,27 @@ export function formatState(state: EpisodeState): string {
   return JSON.stringify(state, null, 2) + "\n";
 }
 
+/** Options for {@linkcode readState}. */
+export interface ReadStateOptions {
+  /** @default {denoFs} */
+  fs?: Fs;
+}
+
 /**
  * Reads a state file; null when missing or not a state this version wrote.
  * @throws on any other read error
  */
-export async function readState(path: string): Promise<EpisodeState | null> {
+export async function readState(
+  path: string,
+  options: ReadStateOptions = {},
+): Promise<EpisodeState | null> {
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readText(options.fs ?? denoFs, path);
   } catch (error) {
     // Only a missing file means "no state": any other read error (EMFILE, EIO) must not make the
     // episode look unpacked, or an answered episode would be packed and sent again.
-    if (error instanceof Deno.errors.NotFound) return null;
+    if (isNotFound(error)) return null;
     throw error;
   }
   return parseState(text);

@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { fsyncDir } from "../fs/atomic.ts";
+import { denoFs, type Fs, isNotFound } from "../fs/fs.ts";
 import { type Layout, layoutOf } from "../layout.ts";
 import { markPath, readUnconfirmed } from "./unconfirmed.ts";
 
@@ -29,6 +30,8 @@ export interface ConfirmOptions {
   dryRun?: boolean;
   /** Aborting stops between two marks; the report says so. */
   signal?: AbortSignal;
+  /** @default {denoFs} */
+  fs?: Fs;
 }
 
 /**
@@ -47,7 +50,8 @@ export async function confirmShipped(
 ): Promise<ConfirmReport> {
   const layout = typeof target === "string" ? layoutOf(target) : target;
   const dryRun = options.dryRun ?? false;
-  const marks = new Set(await readUnconfirmed(layout));
+  const fs = options.fs ?? denoFs;
+  const marks = new Set(await readUnconfirmed(layout, { fs }));
   const wanted = "all" in selection ? [...marks] : [...new Set(selection.names)];
   const report: ConfirmReport = {
     version: 1,
@@ -62,18 +66,18 @@ export async function confirmShipped(
       report.interrupted = true;
       break;
     }
-    const shipped = (await Deno.lstat(join(layout.shipped, name)).catch(() => null)) !== null;
+    const shipped = (await fs.lstat(join(layout.shipped, name)).catch(() => null)) !== null;
     if (!dryRun) {
       try {
-        await Deno.remove(markPath(layout, name));
+        await fs.remove(markPath(layout, name));
         removed = true;
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        if (!isNotFound(error)) throw error;
       }
     }
     report.confirmed.push({ episode: name, shipped });
   }
-  if (removed) await fsyncDir(layout.unconfirmed);
+  if (removed) await fsyncDir(layout.unconfirmed, fs);
   return report;
 }
 

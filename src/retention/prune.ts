@@ -8,10 +8,12 @@
  */
 import { join } from "node:path";
 import { fsyncDir } from "../fs/atomic.ts";
+import { denoFs, type Fs, isNotFound } from "../fs/fs.ts";
 import { type Layout, layoutOf } from "../layout.ts";
 import { withMovesLock } from "../queue/lock.ts";
+import type { MovesLock } from "../queue/moves.ts";
 import { listEpisodeDirs } from "../episodes/list_episode_dirs.ts";
-import { walkEpisode } from "../episodes/walk.ts";
+import { type Tree, walkEpisode } from "../episodes/walk.ts";
 import { formatBytes } from "../status/status.ts";
 import { isUnconfirmed } from "./unconfirmed.ts";
 
@@ -59,32 +61,51 @@ export interface PruneOptions {
   now?: () => number;
   /** Aborting stops between two entries; the report says so. */
   signal?: AbortSignal;
+  /** @default {denoFs} */
+  fs?: Fs;
+  /** The exclusive moves section of the data root. @default {withMovesLock of the data root} */
+  lock?: MovesLock;
+  /**
+   * Lists an entry's tree, for the bytes the report gives.
+   * @default {walkEpisode}
+   */
+  walk?: (dir: string) => Promise<Tree>;
+}
+
+/** Options for {@linkcode readShipped}. */
+export interface ReadShippedOptions {
+  /** @default {denoFs} */
+  fs?: Fs;
 }
 
 /** Reads `shipped/` with each entry's shipping time (its ctime). */
-export async function readShipped(layout: Layout): Promise<ShippedEntry[]> {
+export async function readShipped(
+  layout: Layout,
+  options: ReadShippedOptions = {},
+): Promise<ShippedEntry[]> {
+  const fs = options.fs ?? denoFs;
   const entries: ShippedEntry[] = [];
-  for (const name of await listEpisodeDirs(layout.shipped)) {
-    const info = await Deno.lstat(join(layout.shipped, name)).catch(() => null);
-    const at = info?.ctime?.getTime() ?? info?.mtime?.getTime();
-    if (at !== undefined) entries.push({ name, shippedAt: at });
+  for (const name of await listEpisodeDirs(layout.shipped, { fs })) {
+    const info = await fs.lstat(join(layout.shipped, name)).catch(() => null);
+    const at = info?.ctime ?? info?.mtime ?? null;
+    if (at !== null) entries.push({ name, shippedAt: at });
   }
   return entries;
 }
 
-async function emptyTrash(trash: string): Promise<void> {
+async function emptyTrash(fs: Fs, trash: string): Promise<void> {
   try {
-    for await (const e of Deno.readDir(trash)) {
-      await Deno.remove(join(trash, e.name), { recursive: true });
+    for (const e of await fs.readDir(trash)) {
+      await fs.remove(join(trash, e.name), { recursive: true });
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
   }
 }
 
-function bytesOf(path: string): number | null {
+async function bytesOf(walk: (dir: string) => Promise<Tree>, path: string): Promise<number | null> {
   try {
-    return walkEpisode(path).totalBytes;
+    return (await walk(path)).totalBytes;
   } catch {
     return null;
   }
@@ -106,7 +127,10 @@ export async function pruneShipped(
   const layout = typeof target === "string" ? layoutOf(target) : target;
   const dryRun = options.dryRun ?? false;
   const now = (options.now ?? Date.now)();
-  const all = await readShipped(layout);
+  const fs = options.fs ?? denoFs;
+  const lock: MovesLock = options.lock ?? ((fn) => withMovesLock(layout, fn));
+  const walk = options.walk ?? ((dir: string) => Promise.resolve().then(() => walkEpisode(dir)));
+  const all = await readShipped(layout, { fs });
   const chosen = choosePrune(all, now, options.keepLocalForDays);
   const report: PruneReport = {
     version: 1,
@@ -119,7 +143,7 @@ export async function pruneShipped(
   };
   let vanished = 0;
   const iso = (ms: number) => new Date(ms).toISOString();
-  if (!dryRun) await emptyTrash(layout.trash);
+  if (!dryRun) await emptyTrash(fs, layout.trash);
   for (const entry of chosen) {
     if (options.signal?.aborted) {
       report.interrupted = true;
@@ -127,30 +151,30 @@ export async function pruneShipped(
     }
     const shipped = join(layout.shipped, entry.name);
     if (dryRun) {
-      if (await isUnconfirmed(layout, entry.name)) {
+      if (await isUnconfirmed(layout, entry.name, { fs })) {
         report.unconfirmed.push({ episode: entry.name, shipped_at: iso(entry.shippedAt) });
       } else {
         report.pruned.push({
           episode: entry.name,
           shipped_at: iso(entry.shippedAt),
-          bytes: bytesOf(shipped),
+          bytes: await bytesOf(walk, shipped),
         });
       }
       continue;
     }
     // Decided again inside the section: a mark written meanwhile (the queue writes it before the
     // move into shipped/) keeps the entry.
-    const moved = await withMovesLock(layout, async (): Promise<string | "marked" | null> => {
-      if (await isUnconfirmed(layout, entry.name)) return "marked";
-      await Deno.mkdir(layout.trash, { recursive: true, mode: 0o750 });
+    const moved = await lock(async (): Promise<string | "marked" | null> => {
+      if (await isUnconfirmed(layout, entry.name, { fs })) return "marked";
+      await fs.mkdir(layout.trash, { recursive: true, mode: 0o750 });
       const dest = join(layout.trash, `${entry.name}.${crypto.randomUUID().slice(0, 8)}`);
       try {
-        await Deno.rename(shipped, dest);
+        await fs.rename(shipped, dest);
       } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return null;
+        if (isNotFound(error)) return null;
         throw error;
       }
-      await fsyncDir(layout.shipped);
+      await fsyncDir(layout.shipped, fs);
       return dest;
     });
     if (moved === null) {
@@ -161,8 +185,8 @@ export async function pruneShipped(
       report.unconfirmed.push({ episode: entry.name, shipped_at: iso(entry.shippedAt) });
       continue;
     }
-    const bytes = bytesOf(moved);
-    await Deno.remove(moved, { recursive: true });
+    const bytes = await bytesOf(walk, moved);
+    await fs.remove(moved, { recursive: true });
     report.pruned.push({ episode: entry.name, shipped_at: iso(entry.shippedAt), bytes });
   }
   report.kept = all.length - report.pruned.length - vanished;

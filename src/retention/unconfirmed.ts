@@ -5,7 +5,14 @@
  * marked entry; `cis490-ship confirm` removes marks once an operator has checked.
  */
 import { join } from "node:path";
+import { denoFs, type Fs, isNotFound } from "../fs/fs.ts";
 import type { Layout } from "../layout.ts";
+
+/** Options for {@linkcode isUnconfirmed} and {@linkcode readUnconfirmed}. */
+export interface UnconfirmedOptions {
+  /** @default {denoFs} */
+  fs?: Fs;
+}
 
 /** Path of the mark of `shipped/<name>`. */
 export function markPath(layout: Layout, name: string): string {
@@ -13,8 +20,13 @@ export function markPath(layout: Layout, name: string): string {
 }
 
 /** Whether `shipped/<name>` is marked unconfirmed. */
-export async function isUnconfirmed(layout: Layout, name: string): Promise<boolean> {
-  return (await Deno.lstat(markPath(layout, name)).catch(() => null)) !== null;
+export async function isUnconfirmed(
+  layout: Layout,
+  name: string,
+  options: UnconfirmedOptions = {},
+): Promise<boolean> {
+  const fs = options.fs ?? denoFs;
+  return (await fs.lstat(markPath(layout, name)).catch(() => null)) !== null;
 }
 
 /**
@@ -27,14 +39,18 @@ export async function isUnconfirmed(layout: Layout, name: string): Promise<boole
  * await readUnconfirmed(layoutOf("/nonexistent")); // []
  * ```
  */
-export async function readUnconfirmed(layout: Layout): Promise<string[]> {
+export async function readUnconfirmed(
+  layout: Layout,
+  options: UnconfirmedOptions = {},
+): Promise<string[]> {
+  const fs = options.fs ?? denoFs;
   const out: string[] = [];
   try {
-    for await (const e of Deno.readDir(layout.unconfirmed)) {
+    for (const e of await fs.readDir(layout.unconfirmed)) {
       if (!e.name.startsWith(".")) out.push(e.name);
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
   }
   return out.sort();
 }

@@ -7,6 +7,8 @@
 import { OWN } from "../layout.ts";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../fs/atomic.ts";
+import { denoFs, type Fs } from "../fs/fs.ts";
+import { readText } from "../fs/read_text.ts";
 import type { PauseWhy } from "../queue/gate.ts";
 import type { Counters, QueueMemory } from "../queue/pass.ts";
 
@@ -83,10 +85,19 @@ export function daemonStatusPath(dataRoot: string): string {
   return join(dataRoot, DAEMON_STATUS_FILE);
 }
 
+/** Options for {@linkcode readDaemonStatus}. */
+export interface ReadDaemonStatusOptions {
+  /** @default {denoFs} */
+  fs?: Fs;
+}
+
 /** Reads the daemon status file; null when it is missing or unusable. */
-export async function readDaemonStatus(dataRoot: string): Promise<DaemonStatus | null> {
+export async function readDaemonStatus(
+  dataRoot: string,
+  options: ReadDaemonStatusOptions = {},
+): Promise<DaemonStatus | null> {
   try {
-    return parseDaemonStatus(await Deno.readTextFile(daemonStatusPath(dataRoot)));
+    return parseDaemonStatus(await readText(options.fs ?? denoFs, daemonStatusPath(dataRoot)));
   } catch {
     return null;
   }

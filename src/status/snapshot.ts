@@ -10,15 +10,18 @@
  */
 import { join } from "node:path";
 import { DONE_MARKER } from "../episodes/scan.ts";
-import { EpisodeChangedError, walkEpisode } from "../episodes/walk.ts";
+import { EpisodeChangedError, type Tree, walkEpisode } from "../episodes/walk.ts";
 import { readMeta } from "../episodes/meta.ts";
 import { preflight } from "../episodes/preflight.ts";
 import { listEpisodeDirs } from "../episodes/list_episode_dirs.ts";
 import { type Layout, layoutOf } from "../layout.ts";
 import { lockHolder, withMovesLock } from "../queue/lock.ts";
+import type { MovesLock } from "../queue/moves.ts";
+import type { EpisodeSource } from "../queue/world.ts";
 import { readState } from "../queue/state.ts";
 import { preflightKey } from "../queue/preflight_key.ts";
 import { TEMP_SUFFIX } from "../fs/atomic.ts";
+import { denoFs, type FileStat, type Fs, isNotFound } from "../fs/fs.ts";
 import { readUnconfirmed } from "../retention/unconfirmed.ts";
 import { readDaemonStatus } from "./daemon_status.ts";
 import type { EpisodeSnapshot, StatusSnapshot } from "./status.ts";
@@ -54,6 +57,47 @@ export interface SnapshotOptions {
   signal?: AbortSignal;
   /** @default {Date.now} */
   now?: () => number;
+  /** @default {denoFs} */
+  fs?: Fs;
+  /**
+   * The shared moves section of the data root, the listing runs inside it.
+   * @default {withMovesLock of the data root, shared}
+   */
+  lock?: MovesLock;
+  /**
+   * How episodes are read: the queue's own reader (the simulator passes its `EpisodeSource`).
+   * @default {denoSnapshotEpisodes}
+   */
+  episodes?: SnapshotEpisodes;
+  /**
+   * The pid of the shipper holding the data root, or null when none does; asked inside the
+   * section. @default {lockHolder of the data root}
+   */
+  holder?: () => Promise<{ pid: number | null } | null>;
+}
+
+/**
+ * What the snapshot reads of an episode: its preflight key, and its tree and `meta.json`. `walk`,
+ * when given, lists the tree alone (an incomplete episode needs no `meta.json`).
+ */
+export type SnapshotEpisodes = Pick<EpisodeSource, "key" | "inspect"> & {
+  walk?: (dir: string) => Promise<Tree>;
+};
+
+/** Deno's: {@linkcode preflightKey}, {@linkcode walkEpisode} and {@linkcode readMeta}. */
+export const denoSnapshotEpisodes: SnapshotEpisodes = {
+  key: preflightKey,
+  inspect: async (dir) => {
+    const tree = walkEpisode(dir);
+    return { tree, meta: await readMeta(dir) };
+  },
+  walk: (dir) => Promise.resolve().then(() => walkEpisode(dir)),
+};
+
+/** What the snapshot reads with. */
+interface Reader {
+  fs: Fs;
+  episodes: SnapshotEpisodes;
 }
 
 interface Listed {
@@ -62,59 +106,70 @@ interface Listed {
   quarantined: number;
 }
 
-function stampOf(info: Deno.FileInfo | null): string {
+function stampOf(info: FileStat | null): string {
   if (!info) return "-";
-  return `${info.ino}:${info.mtime?.getTime() ?? 0}:${info.ctime?.getTime() ?? 0}`;
+  return `${info.ino}:${info.mtime ?? 0}:${info.ctime ?? 0}`;
 }
 
-async function stamps(layout: Layout): Promise<string[]> {
+async function stamps(fs: Fs, layout: Layout): Promise<string[]> {
   return await Promise.all(
     [layout.episodes, layout.shipped, layout.quarantine].map(async (p) =>
-      stampOf(await Deno.lstat(p).catch(() => null))
+      stampOf(await fs.lstat(p).catch(() => null))
     ),
   );
 }
 
 /**
  * How many entries of `dir` can be episodes (as `listEpisodeDirs` sees them), from one listing
- * and nothing below it; no names kept, nothing sorted (at 100,000 entries that halves the cost).
+ * and nothing below it; no names kept past the listing, nothing sorted (at 100,000 entries that
+ * halves the cost).
  */
-async function countEpisodeDirs(dir: string): Promise<number> {
+async function countEpisodeDirs(fs: Fs, dir: string): Promise<number> {
   let count = 0;
   try {
-    for await (const e of Deno.readDir(dir)) {
+    for (const e of await fs.readDir(dir)) {
       if (e.isDirectory && !e.isSymlink && !e.name.startsWith(".")) count++;
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
   }
   return count;
 }
 
 /** Entries of `dir` that can be episodes, from the cache while the folder is unchanged. */
-async function countDir(dir: string, cache: SnapshotCache, now: number): Promise<number> {
-  const info = await Deno.lstat(dir).catch(() => null);
+async function countDir(
+  fs: Fs,
+  dir: string,
+  cache: SnapshotCache,
+  now: number,
+): Promise<number> {
+  const info = await fs.lstat(dir).catch(() => null);
   if (!info) return 0;
   const key = stampOf(info);
   const cached = cache.dirs.get(dir);
   if (cached?.key === key) return cached.count;
-  const count = await countEpisodeDirs(dir);
-  const changed = Math.max(info.mtime?.getTime() ?? now, info.ctime?.getTime() ?? now);
+  const count = await countEpisodeDirs(fs, dir);
+  const changed = Math.max(info.mtime ?? now, info.ctime ?? now);
   if (changed < now - RACY_MS) cache.dirs.set(dir, { key, count });
   else cache.dirs.delete(dir);
   return count;
 }
 
-async function listOnce(layout: Layout, cache: SnapshotCache, now: number): Promise<Listed> {
+async function listOnce(
+  fs: Fs,
+  layout: Layout,
+  cache: SnapshotCache,
+  now: number,
+): Promise<Listed> {
   const episodes: Listed["episodes"] = [];
-  for (const name of await listEpisodeDirs(layout.episodes)) {
-    const marker = await Deno.lstat(join(layout.episodes, name, DONE_MARKER)).catch(() => null);
-    episodes.push({ name, completedAt: marker?.mtime?.getTime() ?? null });
+  for (const name of await listEpisodeDirs(layout.episodes, { fs })) {
+    const marker = await fs.lstat(join(layout.episodes, name, DONE_MARKER)).catch(() => null);
+    episodes.push({ name, completedAt: marker?.mtime ?? null });
   }
   return {
     episodes,
-    shipped: await countDir(layout.shipped, cache, now),
-    quarantined: await countDir(layout.quarantine, cache, now),
+    shipped: await countDir(fs, layout.shipped, cache, now),
+    quarantined: await countDir(fs, layout.quarantine, cache, now),
   };
 }
 
@@ -125,44 +180,49 @@ async function listOnce(layout: Layout, cache: SnapshotCache, now: number): Prom
  * twice or vanish.
  */
 async function listConsistently(
+  fs: Fs,
   layout: Layout,
-  cache: SnapshotCache,
-  now: () => number,
+  options: { cache: SnapshotCache; now: () => number },
 ): Promise<Listed> {
   let listed: Listed | null = null;
   for (let i = 0; i < 5; i++) {
-    const before = await stamps(layout);
-    listed = await listOnce(layout, cache, now());
-    if ((await stamps(layout)).join("|") === before.join("|")) break;
+    const before = await stamps(fs, layout);
+    listed = await listOnce(fs, layout, options.cache, options.now());
+    if ((await stamps(fs, layout)).join("|") === before.join("|")) break;
   }
   return listed!;
 }
 
 /** Bytes and, for a complete episode, why preflight will quarantine it (null: it passes). */
 async function measure(
+  reader: Reader,
   dir: string,
-  name: string,
-  complete: boolean,
+  episode: { name: string; complete: boolean },
   options: { maxEpisodeBytes: number; cache: SnapshotCache },
 ): Promise<{ bytes: number; rejected: string | null }> {
-  const key = complete ? await preflightKey(dir) : null;
+  const { name, complete } = episode;
+  const { episodes } = reader;
+  const key = complete ? await episodes.key(dir) : null;
   const cached = options.cache.episodes.get(name);
   if (key !== null && cached?.key === key) return cached;
-  let tree;
+  let read;
   try {
-    tree = walkEpisode(dir);
+    read = !complete && episodes.walk
+      ? { tree: await episodes.walk(dir), meta: null }
+      : await episodes.inspect(dir);
   } catch (error) {
     // Moved, removed or being swapped since it was listed: its count stands, its bytes are
     // unknown, and the pass decides about it.
-    if (error instanceof EpisodeChangedError || error instanceof Deno.errors.NotFound) {
+    if (error instanceof EpisodeChangedError || isNotFound(error)) {
       return { bytes: 0, rejected: null };
     }
     throw error;
   }
-  if (!complete) return { bytes: tree.totalBytes, rejected: null };
+  const { tree, meta } = read;
+  if (!complete || meta === null) return { bytes: tree.totalBytes, rejected: null };
   const verdict = preflight({
     name,
-    meta: await readMeta(dir),
+    meta,
     totalBytes: tree.totalBytes,
     maxEpisodeBytes: options.maxEpisodeBytes,
     treeProblem: tree.problem ?? null,
@@ -172,24 +232,24 @@ async function measure(
   return result;
 }
 
-async function outboxTarballBytes(layout: Layout): Promise<number> {
+async function outboxTarballBytes(fs: Fs, layout: Layout): Promise<number> {
   let total = 0;
   try {
-    for await (const e of Deno.readDir(layout.outbox)) {
+    for (const e of await fs.readDir(layout.outbox)) {
       if (!e.isFile || e.name.endsWith(TEMP_SUFFIX) || e.name.endsWith(".json")) continue;
-      total += (await Deno.lstat(join(layout.outbox, e.name)).catch(() => null))?.size ?? 0;
+      total += (await fs.lstat(join(layout.outbox, e.name)).catch(() => null))?.size ?? 0;
     }
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    if (!isNotFound(error)) throw error;
   }
   return total;
 }
 
-async function countUnconfirmed(layout: Layout): Promise<number> {
+async function countUnconfirmed(fs: Fs, layout: Layout): Promise<number> {
   let count = 0;
-  for (const name of await readUnconfirmed(layout)) {
+  for (const name of await readUnconfirmed(layout, { fs })) {
     // A mark whose entry is gone (removed by hand) marks nothing.
-    if ((await Deno.lstat(join(layout.shipped, name)).catch(() => null))?.isDirectory) count++;
+    if ((await fs.lstat(join(layout.shipped, name)).catch(() => null))?.isDirectory) count++;
   }
   return count;
 }
@@ -212,10 +272,15 @@ export async function readStatusSnapshot(
   const cache = options.cache ?? newSnapshotCache();
   const now = options.now ?? Date.now;
   const maxEpisodeBytes = options.maxEpisodeBytes ?? Infinity;
-  const { listed, holder } = await withMovesLock(dataRoot, async () => ({
-    listed: await listConsistently(layout, cache, now),
-    holder: await lockHolder(dataRoot),
-  }), { shared: true });
+  const fs = options.fs ?? denoFs;
+  const reader: Reader = { fs, episodes: options.episodes ?? denoSnapshotEpisodes };
+  const lock: MovesLock = options.lock ??
+    ((fn) => withMovesLock(dataRoot, fn, { shared: true }));
+  const holderOf = options.holder ?? (() => lockHolder(dataRoot));
+  const { listed, holder } = await lock(async () => ({
+    listed: await listConsistently(fs, layout, { cache, now }),
+    holder: await holderOf(),
+  }));
   options.signal?.throwIfAborted();
   const present = new Set(listed.episodes.map((e) => e.name));
   for (const name of cache.episodes.keys()) if (!present.has(name)) cache.episodes.delete(name);
@@ -224,7 +289,10 @@ export async function readStatusSnapshot(
     options.signal?.throwIfAborted();
     const dir = join(layout.episodes, l.name);
     const complete = l.completedAt !== null;
-    const { bytes, rejected } = await measure(dir, l.name, complete, { maxEpisodeBytes, cache });
+    const { bytes, rejected } = await measure(reader, dir, { name: l.name, complete }, {
+      maxEpisodeBytes,
+      cache,
+    });
     const episode: EpisodeSnapshot = {
       name: l.name,
       complete,
@@ -237,7 +305,7 @@ export async function readStatusSnapshot(
     if (complete) {
       // A state that cannot be read (a directory in its place, EIO) is reported as no state:
       // status describes the disk, it never fails on one bad entry.
-      const state = await readState(layout.statePath(l.name)).catch(() => null);
+      const state = await readState(layout.statePath(l.name), { fs }).catch(() => null);
       if (state) {
         episode.outbox = {
           attempts: state.attempts,
@@ -245,7 +313,7 @@ export async function readStatusSnapshot(
           lastError: state.last_error,
         };
         const tarball = state.packed
-          ? await Deno.lstat(layout.tarballPath(l.name, state.packed.compression))
+          ? await fs.lstat(layout.tarballPath(l.name, state.packed.compression))
             .catch(() => null)
           : null;
         episode.packed = tarball !== null && tarball.size === state.packed?.size;
@@ -259,9 +327,9 @@ export async function readStatusSnapshot(
     episodes,
     shipped: listed.shipped,
     quarantined: listed.quarantined,
-    unconfirmed: await countUnconfirmed(layout),
-    outboxBytes: await outboxTarballBytes(layout),
+    unconfirmed: await countUnconfirmed(fs, layout),
+    outboxBytes: await outboxTarballBytes(fs, layout),
     holder,
-    daemon: await readDaemonStatus(dataRoot),
+    daemon: await readDaemonStatus(dataRoot, { fs }),
   };
 }

@@ -3,6 +3,13 @@ import { join } from "node:path";
 import { COMMIT, makeEpisode, names, tempDir } from "../../devkit/fixtures.ts";
 import { drainDecision, drainUnstamped, formatDrain } from "../../src/queue/drain.ts";
 import { REASON_FILE } from "../../src/queue/reason.ts";
+import { layoutOf } from "../../src/layout.ts";
+import { META_FILE } from "../../src/episodes/preflight.ts";
+import { DONE_MARKER } from "../../src/episodes/scan.ts";
+import type { MovesLock } from "../../src/queue/moves.ts";
+import { SimFs } from "../../sim/sim_fs.ts";
+import { simLock } from "../../sim/sim_world.ts";
+import { guardDenoFs } from "../support/deno_fs_guard.ts";
 
 Deno.test("drainDecision() quarantines every unstamped complete episode and keeps stamped ones", () => {
   const stamped = JSON.stringify({ code_version: { commit: COMMIT } });
@@ -106,4 +113,63 @@ Deno.test("drainUnstamped() never overwrites a name taken in quarantine/", async
   assertEquals(await Deno.readTextFile(join(root, "quarantine", "ep-1", "old.txt")), "old");
   assertEquals(await Deno.readTextFile(join(root, "quarantine", "ep-1.2", "new.txt")), "new");
   assert((await names(join(root, "episodes"))).length === 0);
+});
+
+Deno.test("drainUnstamped() runs on an injected file system, moves section and owner check alone", async () => {
+  // SimFs's "/data" does not exist on this disk, and the guard records any Deno file call even
+  // where the code swallows its error: the run must go through the injected fs alone.
+  const fs = new SimFs(() => Date.UTC(2026, 0, 2));
+  const layout = layoutOf("/data");
+  const episode = (id: string, meta: string | null, complete = true) => {
+    fs.produceFile(join(layout.episodes, id, "a.txt"), id);
+    if (meta !== null) fs.produceFile(join(layout.episodes, id, META_FILE), meta);
+    if (complete) fs.produceFile(join(layout.episodes, id, DONE_MARKER), "");
+  };
+  episode("ep-stamped", JSON.stringify({ code_version: { commit: COMMIT } }));
+  episode("ep-no-key", JSON.stringify({ seed: 1 }));
+  episode("ep-running", null, false);
+  fs.produceFile(join(layout.quarantine, "ep-no-key", "old.txt"), "old"); // taken: never clobbered
+  fs.produceFile(layout.statePath("ep-no-key"), "{}"); // a stale state: removed
+  const inner = simLock();
+  let sections = 0;
+  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
+    sections++;
+    return inner(fn);
+  };
+  const owners: string[] = [];
+  const requireOwner = (dataRoot: string) => Promise.resolve(void owners.push(dataRoot));
+  let report;
+  {
+    using guard = guardDenoFs();
+    report = await drainUnstamped(layout, {
+      hostId: "lab-01",
+      fs,
+      lock,
+      requireOwner,
+      now: () => Date.UTC(2026, 0, 2),
+    });
+    assertEquals(guard.calls, []);
+  }
+  assertEquals(report.quarantined.map((q) => [q.episode, q.to]), [
+    ["ep-no-key", join(layout.quarantine, "ep-no-key.2")],
+  ]);
+  assertEquals(report.kept.map((k) => [k.episode, k.why]), [
+    ["ep-running", "still being written and meta.json is missing"],
+    ["ep-stamped", "stamped"],
+  ]);
+  assertEquals([sections, owners], [1, ["/data"]]);
+  // Durable: what it did survives a power loss right after it returned.
+  fs.powerLoss();
+  assertEquals(fs.list(layout.episodes), ["ep-running", "ep-stamped"]);
+  assertEquals(fs.list(layout.quarantine), ["ep-no-key", "ep-no-key.2"]);
+  assertEquals(fs.list(join(layout.quarantine, "ep-no-key")), ["old.txt"]);
+  const reason = JSON.parse(
+    new TextDecoder().decode(fs.bytes(join(layout.quarantine, "ep-no-key.2", REASON_FILE))!),
+  );
+  assertEquals([reason.source, reason.episode_id, reason.host_id], [
+    "drain",
+    "ep-no-key",
+    "lab-01",
+  ]);
+  assertEquals(fs.list(layout.outbox), [], "stale state removed, no temporary file left");
 });

@@ -12,6 +12,10 @@ import {
 import { layoutOf } from "../../src/layout.ts";
 import { drainUnstamped } from "../../src/queue/drain.ts";
 import { REASON_FILE } from "../../src/queue/reason.ts";
+import type { MovesLock } from "../../src/queue/moves.ts";
+import { SimFs } from "../../sim/sim_fs.ts";
+import { simLock } from "../../sim/sim_world.ts";
+import { guardDenoFs } from "../support/deno_fs_guard.ts";
 
 Deno.test("planRequeue() goes back under the recorded id and refuses clashes and bad ids", () => {
   const entries = [
@@ -179,4 +183,48 @@ Deno.test("archiveReason() moves a reason found in an episode to history, for th
   assertEquals(JSON.parse(archived!.text).source, "drain");
   assertEquals((await names(dir)).includes(REASON_FILE), false);
   assertEquals(await archiveReason(layout, dir, { episode: "ep-1", from: "ep-1", now: 0 }), null);
+});
+
+Deno.test("requeue() runs on an injected file system, moves section and owner check alone", async () => {
+  // SimFs's "/data" does not exist on this disk, and the guard records any Deno file call even
+  // where the code swallows its error: the run must go through the injected fs alone.
+  const fs = new SimFs(() => Date.UTC(2026, 4, 6));
+  const layout = layoutOf("/data");
+  const reason = (id: string) => JSON.stringify({ episode_id: id, source: "drain" });
+  for (const dir of ["ep-1", "ep-1.2", "ep-3"]) {
+    fs.produceFile(join(layout.quarantine, dir, "a.txt"), dir);
+    fs.produceFile(join(layout.quarantine, dir, REASON_FILE), reason(dir.replace(".2", "")));
+  }
+  fs.produceDir(layout.episodes);
+  fs.produceFile(layout.statePath("ep-3"), "{}"); // a stale state: removed with the requeue
+  const inner = simLock();
+  let sections = 0;
+  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
+    sections++;
+    return inner(fn);
+  };
+  const owners: string[] = [];
+  const requireOwner = (dataRoot: string) => Promise.resolve(void owners.push(dataRoot));
+  let report;
+  {
+    using guard = guardDenoFs();
+    report = await requeue(layout, { all: true }, { fs, lock, requireOwner, now: () => 0 });
+    assertEquals(guard.calls, []);
+  }
+  assertEquals(report.requeued.map((r) => [r.dir, r.episode]), [["ep-1", "ep-1"], [
+    "ep-3",
+    "ep-3",
+  ]]);
+  assertEquals(report.refused.map((r) => r.dir), ["ep-1.2"]);
+  assertEquals([sections, owners], [2, ["/data"]]);
+  // Durable: what it did survives a power loss right after it returned.
+  fs.powerLoss();
+  assertEquals(fs.list(layout.episodes), ["ep-1", "ep-3"]);
+  assertEquals(fs.list(join(layout.episodes, "ep-1")), ["a.txt"]);
+  assertEquals(fs.list(layout.quarantine), [HISTORY_DIR, "ep-1.2"]);
+  assertEquals(fs.list(layout.history), [
+    "ep-1.1970-01-01T00-00-00.000Z.json",
+    "ep-3.1970-01-01T00-00-00.000Z.json",
+  ]);
+  assertEquals(fs.kindOf(layout.statePath("ep-3")), null);
 });

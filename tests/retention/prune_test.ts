@@ -3,6 +3,10 @@ import { join } from "node:path";
 import { names, tempDir } from "../../devkit/fixtures.ts";
 import { choosePrune, formatPrune, pruneShipped, readShipped } from "../../src/retention/prune.ts";
 import { layoutOf, OWN } from "../../src/layout.ts";
+import type { MovesLock } from "../../src/queue/moves.ts";
+import { SimFs } from "../../sim/sim_fs.ts";
+import { simEpisodes, simLock } from "../../sim/sim_world.ts";
+import { guardDenoFs } from "../support/deno_fs_guard.ts";
 
 const TRASH_DIR = OWN.trash;
 
@@ -98,4 +102,41 @@ Deno.test("pruneShipped() stops between two entries once its signal is aborted",
   assertEquals(report.pruned, []);
   assertEquals(report.kept, 2);
   assertEquals(await names(join(tmp.path, "shipped")), ["ep-1", "ep-2"]);
+});
+
+Deno.test("pruneShipped() runs on an injected file system, moves section and walk alone", async () => {
+  // SimFs's "/data" does not exist on this disk, and the guard records any Deno file call even
+  // where the code swallows its error: the run must go through the injected fs alone.
+  let clock = 0;
+  const fs = new SimFs(() => clock);
+  const layout = layoutOf("/data");
+  fs.produceFile(join(layout.shipped, "ep-old", "data", "x"), "12345");
+  fs.produceFile(join(layout.shipped, "ep-marked", "x"), "1");
+  fs.produceFile(join(layout.unconfirmed, "ep-marked"), "");
+  fs.produceFile(join(layout.trash, "ep-9.abcd1234", "half"), "left by a crash");
+  clock = 10 * DAY;
+  fs.produceFile(join(layout.shipped, "ep-new", "x"), "1");
+  const inner = simLock();
+  let sections = 0;
+  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
+    sections++;
+    return inner(fn);
+  };
+  const episodes = simEpisodes(fs);
+  const walk = async (dir: string) => (await episodes.inspect(dir)).tree;
+  let report;
+  {
+    using guard = guardDenoFs();
+    report = await pruneShipped(layout, { keepLocalForDays: 7, now: () => clock, fs, lock, walk });
+    assertEquals(guard.calls, []);
+  }
+  assertEquals(report.pruned, [
+    { episode: "ep-old", shipped_at: new Date(0).toISOString(), bytes: 5 },
+  ]);
+  assertEquals(report.unconfirmed.map((u) => u.episode), ["ep-marked"]);
+  assertEquals([report.kept, sections], [2, 2]);
+  assertEquals(fs.list(layout.trash), []);
+  // The move out of shipped/ is durable: a power loss does not bring the entry back.
+  fs.powerLoss();
+  assertEquals(fs.list(layout.shipped), ["ep-marked", "ep-new"]);
 });

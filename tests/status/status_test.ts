@@ -1,6 +1,6 @@
 import { assertEquals, assertMatch } from "../support/assert.ts";
 import { join } from "node:path";
-import { makeEpisode, tempDir } from "../../devkit/fixtures.ts";
+import { COMMIT, makeEpisode, tempDir } from "../../devkit/fixtures.ts";
 import {
   buildStatus,
   type EpisodeSnapshot,
@@ -13,12 +13,21 @@ import {
 import { newMemory } from "../../src/queue/pass.ts";
 import {
   type DaemonStatus,
+  daemonStatusPath,
   onceStatusOf,
   parseDaemonStatus,
   readDaemonStatus,
   writeDaemonStatus,
 } from "../../src/status/daemon_status.ts";
 import { newSnapshotCache, readStatusSnapshot } from "../../src/status/snapshot.ts";
+import { layoutOf } from "../../src/layout.ts";
+import { META_FILE } from "../../src/episodes/preflight.ts";
+import { DONE_MARKER } from "../../src/episodes/scan.ts";
+import { emptyState } from "../../src/queue/state.ts";
+import type { MovesLock } from "../../src/queue/moves.ts";
+import { SimFs } from "../../sim/sim_fs.ts";
+import { simEpisodes, simLock } from "../../sim/sim_world.ts";
+import { guardDenoFs } from "../support/deno_fs_guard.ts";
 
 const NOW = Date.UTC(2026, 0, 10, 12, 0, 0);
 
@@ -310,4 +319,79 @@ Deno.test("onceStatusOf() keeps what earlier runs learnt and adds up the counter
   assertEquals([busy.counters.shipped, busy.counters.bytes_shipped], [5, 4106]);
   assertEquals([busy.pid, busy.updated_at], [7, "2026-01-10T12:00:00.000Z"]);
   assertEquals(parseDaemonStatus(JSON.stringify(busy)), busy);
+});
+
+Deno.test("readStatusSnapshot() runs on an injected file system, section, episode reader and lock probe alone", async () => {
+  // SimFs's "/data" does not exist on this disk, and the guard records any Deno file call even
+  // where the code swallows its error: the snapshot must be read through the injected fs alone.
+  const fs = new SimFs(() => NOW);
+  const layout = layoutOf("/data");
+  const episode = (id: string, files: Record<string, string>, complete = true) => {
+    for (const [name, text] of Object.entries(files)) {
+      fs.produceFile(join(layout.episodes, id, name), text);
+    }
+    if (complete) fs.produceFile(join(layout.episodes, id, DONE_MARKER), "");
+  };
+  const meta = JSON.stringify({ code_version: { commit: COMMIT } });
+  episode("ep-ready", { [META_FILE]: meta, "x.bin": "12345" });
+  episode("ep-running", { "x.bin": "abc" }, false);
+  episode("ep-unstamped", { "x.bin": "1" });
+  const tarball = "tarball bytes";
+  fs.produceFile(layout.tarballPath("ep-ready", "gzip"), tarball);
+  fs.produceFile(
+    layout.statePath("ep-ready"),
+    JSON.stringify({
+      ...emptyState("ep-ready"),
+      attempts: 2,
+      last_error: "HTTP 503",
+      packed: {
+        compression: "gzip",
+        size: tarball.length,
+        sha256: "x",
+        commit: COMMIT,
+        packed_at: new Date(NOW).toISOString(),
+      },
+    }),
+  );
+  fs.produceFile(join(layout.outbox, "ep-ready.tar.gz.1234abcd.partial"), "half");
+  for (const id of ["ep-s", "ep-u"]) fs.produceDir(join(layout.shipped, id));
+  fs.produceDir(join(layout.quarantine, "ep-q"));
+  fs.produceDir(layout.history);
+  for (const id of ["ep-u", "ep-gone"]) fs.produceFile(join(layout.unconfirmed, id), "");
+  fs.produceFile(daemonStatusPath("/data"), JSON.stringify(DAEMON));
+  const inner = simLock();
+  let sections = 0;
+  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
+    sections++;
+    return inner(fn);
+  };
+  let snap;
+  {
+    using guard = guardDenoFs();
+    snap = await readStatusSnapshot("/data", {
+      hostId: "lab-01",
+      fs,
+      lock,
+      episodes: simEpisodes(fs),
+      holder: () => Promise.resolve({ pid: 4242 }),
+      now: () => NOW,
+    });
+    assertEquals(guard.calls, []);
+  }
+  assertEquals(
+    snap.episodes.map((e) => [e.name, e.complete, e.rejected !== null, e.bytes, e.packed]),
+    [
+      ["ep-ready", true, false, 5 + meta.length, true],
+      ["ep-running", false, false, 3, false],
+      ["ep-unstamped", true, true, 1, false],
+    ],
+  );
+  assertEquals(snap.episodes[0]?.outbox, {
+    attempts: 2,
+    nextAttemptAt: null,
+    lastError: "HTTP 503",
+  });
+  assertEquals([snap.shipped, snap.quarantined, snap.unconfirmed], [2, 1, 1]);
+  assertEquals([snap.outboxBytes, sections], [tarball.length, 1]);
+  assertEquals([snap.holder, snap.daemon], [{ pid: 4242 }, DAEMON]);
 });
