@@ -10,6 +10,12 @@ import type { Fields, Logger } from "../src/log/log.ts";
 import { layoutOf } from "../src/layout.ts";
 import { newMemory, type PassSummary, type QueueMemory, runPass } from "../src/queue/pass.ts";
 import { parseState } from "../src/queue/state.ts";
+import { requeue } from "../src/queue/requeue.ts";
+import { drainUnstamped } from "../src/queue/drain.ts";
+import { pruneShipped } from "../src/retention/prune.ts";
+import { confirmShipped } from "../src/retention/confirm.ts";
+import { readStatusSnapshot } from "../src/status/snapshot.ts";
+import { buildStatus } from "../src/status/status.ts";
 import { DONE_MARKER } from "../src/episodes/scan.ts";
 import { COMMIT } from "../devkit/fixtures.ts";
 import { Crash, SimFs, SimFsError } from "./sim_fs.ts";
@@ -41,7 +47,12 @@ export type PassFault =
   | { at: number; what: "crash"; power: boolean; applied: boolean }
   | { at: number; what: "fail"; code: "ENOSPC" | "EIO" | "EACCES" | "EXDEV" }
   | { at: number; what: "term" }
-  | { at: number; what: "swap" | "grow" };
+  | { at: number; what: "swap" | "grow" }
+  /** An operator command run while the pass is at that operation. */
+  | { at: number; what: "operator"; cmd: OperatorCommand };
+
+/** The operator commands a history interleaves with the shipper. */
+export type OperatorCommand = "requeue" | "prune" | "drain" | "status" | "confirm";
 
 /** One step of a history. */
 export type Event =
@@ -53,7 +64,8 @@ export type Event =
   | { e: "mode"; mode: CollectorMode }
   | { e: "reload"; compression: "gzip" | "none"; concurrency: number }
   | { e: "mv-back" }
-  | { e: "corrupt" };
+  | { e: "corrupt" }
+  | { e: "operator"; cmd: OperatorCommand };
 
 const SECRET = "sim-secret-token-7f3a9c1d";
 const DATA = "/data";
@@ -89,7 +101,8 @@ function drawEvent(rng: Rng): Event {
       : 365 * 86_400_000;
     return { e: "time", ms };
   }
-  if (r < 0.92) {
+  if (r < 0.87) return { e: "operator", cmd: rng.pick(COMMANDS) };
+  if (r < 0.93) {
     return {
       e: "mode",
       mode: rng.pick(["up", "up", "down", "credentials", "legacy", "flaky", "clock"] as const),
@@ -105,12 +118,15 @@ function drawEvent(rng: Rng): Event {
   return rng.chance(0.5) ? { e: "mv-back" } : { e: "corrupt" };
 }
 
+const COMMANDS: readonly OperatorCommand[] = ["requeue", "prune", "drain", "status", "confirm"];
+
 function drawFault(rng: Rng): PassFault {
   const at = 1 + rng.int(40);
   const r = rng.next();
   if (r < 0.45) return { at, what: "crash", power: rng.chance(0.4), applied: rng.chance(0.5) };
   if (r < 0.7) return { at, what: "fail", code: rng.pick(["ENOSPC", "EIO", "EACCES", "EXDEV"]) };
-  if (r < 0.85) return { at, what: "term" };
+  if (r < 0.82) return { at, what: "term" };
+  if (r < 0.9) return { at, what: "operator", cmd: rng.pick(COMMANDS) };
   return { at, what: rng.pick(["swap", "grow"] as const) };
 }
 
@@ -231,6 +247,12 @@ class SimWorld {
   /** Per process: when a host-level failure was last answered, for the outage rule (6). */
   lastFailure: { at: number; seq: number; after: number } | null = null;
   readonly logger: Logger;
+  /** The moves section every simulated process shares, as flock is shared. */
+  readonly lock = simLock();
+  /** Shipped entries an operator confirmed by hand (`confirm`). */
+  readonly vouched = new Set<string>();
+  /** Instances pruned from `shipped/` after their retention: gone by design. */
+  readonly pruned = new Set<string>();
 
   constructor(readonly verbose: boolean) {
     this.fs = new SimFs(() => this.t);
@@ -314,6 +336,8 @@ class SimWorld {
         return this.moveBackByHand();
       case "corrupt":
         return this.corruptTarball();
+      case "operator":
+        return await this.operator(event.cmd);
     }
   }
 
@@ -366,15 +390,119 @@ class SimWorld {
         )
       ) {
         this.note(`operator: mv quarantine/${name} episodes/${inst.id}`);
-        // The operator asks for it to be decided again: a new answer may be asked for.
-        for (const set of [this.recorded, this.answered, this.pendingRecords]) {
-          for (const key of [...set]) if (key.startsWith(`${inst.id} `)) set.delete(key);
-        }
-        for (const answer of this.verdictsSeen) {
-          if (answer.startsWith(`${inst.id} `)) this.setAside.add(answer);
-        }
+        this.operatorAsksAgain(inst);
         return;
       }
+    }
+  }
+
+  /**
+   * An operator command, the real code over the simulated disk, between passes or during one.
+   * What it moved is held to the invariants: requeue asks for a new answer, prune removes only
+   * old, confirmed shipped entries, status adds up to the directories.
+   */
+  async operator(cmd: OperatorCommand): Promise<void> {
+    const now = () => this.t;
+    const common = { fs: this.fs, lock: this.lock, requireOwner: () => Promise.resolve() };
+    const before = this.locate();
+    const unconfirmed = new Set(this.fs.list(this.layout.unconfirmed));
+    this.note(`operator: ${cmd}`);
+    try {
+      switch (cmd) {
+        case "requeue":
+          await requeue(this.layout, { all: true }, { ...common, now });
+          break;
+        case "drain":
+          await drainUnstamped(this.layout, { ...common, hostId: this.config.hostId, now });
+          break;
+        case "prune":
+          await pruneShipped(this.layout, {
+            ...common,
+            keepLocalForDays: 1,
+            now,
+            walk: async (dir) => (await simEpisodes(this.fs).inspect(dir)).tree,
+          });
+          break;
+        case "confirm":
+          await confirmShipped(this.layout, { all: true }, { fs: this.fs });
+          // The operator vouches for these: the collector's copy is theirs to answer for.
+          for (const name of unconfirmed) {
+            this.vouched.add(`${name} ${this.tokenAt(join(this.layout.shipped, name))}`);
+          }
+          break;
+        case "status":
+          return await this.checkStatus();
+      }
+    } catch (error) {
+      // A crash of the machine (power) or of the command's own process: the command is gone.
+      if (error instanceof Crash || error instanceof SimFsError) return;
+      throw error;
+    }
+    const after = this.locate();
+    for (const inst of this.instances) {
+      const [was] = before.get(inst.token) ?? [];
+      const [now] = after.get(inst.token) ?? [];
+      if (was?.startsWith(this.layout.quarantine) && now?.startsWith(this.layout.episodes)) {
+        this.operatorAsksAgain(inst);
+        // Requeued under the name it had in quarantine/ (a non-UTF-8 one's nonutf8-<hex>).
+        inst.id = now.slice(this.layout.episodes.length + 1);
+      }
+      if (was?.startsWith(this.layout.shipped) && now === undefined) {
+        const name = was.slice(this.layout.shipped.length + 1);
+        if (unconfirmed.has(name)) this.fail(`prune removed ${name}, which was never confirmed`);
+        this.pruned.add(inst.token);
+      }
+    }
+  }
+
+  /** An operator asks for an episode to be decided again: a new answer may be asked for. */
+  operatorAsksAgain(inst: Instance): void {
+    for (const set of [this.recorded, this.answered, this.pendingRecords]) {
+      for (const key of [...set]) if (key.startsWith(`${inst.id} `)) set.delete(key);
+    }
+    for (const answer of this.verdictsSeen) {
+      if (answer.startsWith(`${inst.id} `)) this.setAside.add(answer);
+    }
+  }
+
+  /** `status` adds up to the directories: one snapshot, the same counts. */
+  async checkStatus(): Promise<void> {
+    const count = (dir: string) =>
+      this.fs.list(dir).filter((n) => !n.startsWith(".") && this.fs.kindOf(join(dir, n)) === "dir")
+        .length;
+    let dirs = { shipped: 0, quarantined: 0, episodes: 0 };
+    const snapshot = await readStatusSnapshot(DATA, {
+      hostId: this.config.hostId,
+      fs: this.fs,
+      // The directories counted in the very section the snapshot lists them in: the service
+      // may move episodes before and after it, never during.
+      lock: <T>(fn: () => Promise<T>) =>
+        this.lock(async () => {
+          const listed = await fn();
+          dirs = {
+            shipped: count(this.layout.shipped),
+            quarantined: count(this.layout.quarantine),
+            episodes: count(this.layout.episodes),
+          };
+          return listed;
+        }),
+      episodes: simEpisodes(this.fs),
+      holder: () => Promise.resolve(null),
+      now: () => this.t,
+    });
+    const report = buildStatus(snapshot, this.t);
+    const { shipped, quarantined, episodes } = dirs;
+    const inEpisodes = report.total.count - report.states.shipped.count -
+      report.states.quarantined.count;
+    if (
+      report.states.shipped.count !== shipped || report.states.quarantined.count !== quarantined ||
+      inEpisodes !== episodes
+    ) {
+      this.fail(
+        `status says ${report.states.shipped.count} shipped, ${report.states.quarantined.count} ` +
+          `quarantined, ${inEpisodes} in episodes/; the directories hold ${shipped}, ` +
+          `${quarantined}, ${episodes}`,
+      );
     }
   }
 
@@ -405,6 +533,7 @@ class SimWorld {
     this.memory ??= newMemory();
     const abort = new AbortController();
     const base = this.fs.ops;
+    let operator: Promise<void> | null = null;
     if (fault) {
       const n = base + fault.at;
       if (fault.what === "crash") {
@@ -413,6 +542,9 @@ class SimWorld {
         this.fs.faults.set(n, { kind: "fail", code: fault.code });
       } else if (fault.what === "term") {
         this.fs.hooks.set(n, () => abort.abort());
+      } else if (fault.what === "operator") {
+        // Started mid-pass; the moves lock keeps it and the pass apart, as flock does.
+        this.fs.hooks.set(n, () => operator = this.operator(fault.cmd));
       } else {
         this.fs.hooks.set(n, () => this.disturbProducer(fault.what as "swap" | "grow"));
       }
@@ -427,7 +559,7 @@ class SimWorld {
         episodes: simEpisodes(this.fs),
         packer: simPacker(this.fs, (dir) => this.poisoned(dir)),
         receiver: this.collector,
-        lock: simLock(),
+        lock: this.lock,
         now: () => this.t,
         random: () => this.rng.next(),
       },
@@ -449,6 +581,13 @@ class SimWorld {
     await Promise.race([outcome, new Promise((r) => setTimeout(r, 0))]);
     if (!settled) this.fail("a pass hung: it waited for something that never came");
     await outcome;
+    if (operator) {
+      let done = false;
+      const finished = (operator as Promise<void>).finally(() => (done = true));
+      await Promise.race([finished, new Promise((r) => setTimeout(r, 0))]);
+      if (!done) this.fail("an operator command hung: it waited for something that never came");
+      await finished;
+    }
     if (this.violation) throw new Violation(this.violation);
     this.fs.faults.clear();
     this.fs.hooks.clear();
@@ -583,6 +722,7 @@ class SimWorld {
     const index = this.locate();
     for (const inst of this.instances) {
       const where = this.whereIs(inst, index);
+      if (this.pruned.has(inst.token) && where.length === 0) continue;
       if (where.length !== 1) {
         this.fail(
           `invariant 1: ${inst.token} (${inst.id}) is in ${where.length} places: ${
@@ -605,7 +745,8 @@ class SimWorld {
       const token = this.tokenAt(dir);
       const inst = this.instances.find((i) => i.token === token);
       if (!inst) continue;
-      if (this.fs.kindOf(join(this.layout.unconfirmed, name))) {
+      const vouched = this.vouched.has(`${name} ${token}`);
+      if (this.fs.kindOf(join(this.layout.unconfirmed, name)) || vouched) {
         if (!this.collector.stored.has(inst.id)) {
           this.fail(`${name} marked unconfirmed, but nothing is stored under ${inst.id}`);
         }
@@ -640,7 +781,9 @@ class SimWorld {
       }
       const reason = JSON.parse(new TextDecoder().decode(reasonBytes));
       if (!inst) continue;
-      const justified = reason.source === "preflight"
+      const justified = reason.source === "drain"
+        ? inst.kind === "unstamped"
+        : reason.source === "preflight"
         ? ["unstamped", "badid", "large", "nonutf8", "poison"].includes(inst.kind)
         : reason.source === "collector"
         ? (reason.http_status === 412 && this.collector.refuses.has(inst.token)) ||
