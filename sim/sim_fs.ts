@@ -81,6 +81,8 @@ export class SimFs implements Fs {
   #undo: { dir: DirNode; name: string; prev: Node | undefined }[] = [];
   /** Split paths, by path: the same few paths are looked up again and again. */
   #split = new Map<string, string[]>();
+  /** Directory nodes by path, for lookups; cleared when any directory is added, moved or removed. */
+  #dirs = new Map<string, DirNode>();
   #ino = 1;
   /** Faultable operations performed by the shipper so far (crash and fault points count these). */
   ops = 0;
@@ -115,7 +117,9 @@ export class SimFs implements Fs {
 
   /** Sets or deletes a directory entry, remembering how to undo it. */
   #put(dir: DirNode, name: string, node: Node | undefined): void {
-    this.#undo.push({ dir, name, prev: dir.entries.get(name) });
+    const prev = dir.entries.get(name);
+    if (node?.kind === "dir" || prev?.kind === "dir") this.#dirs.clear();
+    this.#undo.push({ dir, name, prev });
     if (node === undefined) dir.entries.delete(name);
     else dir.entries.set(name, node);
   }
@@ -133,7 +137,25 @@ export class SimFs implements Fs {
   }
 
   #lookup(root: DirNode, path: string): Node | null {
-    // Walks the path without splitting it: lookups are most of the simulator's work.
+    // Lookups are most of the simulator's work, and most go to a few folders: their nodes are
+    // cached until a directory is created, moved or removed.
+    const slash = path.lastIndexOf("/");
+    if (slash > 0 && slash < path.length - 1 && !path.includes("/.") && !path.includes("//")) {
+      const parentPath = path.slice(0, slash);
+      let parent = this.#dirs.get(parentPath);
+      if (parent === undefined) {
+        const found = this.#walk(root, parentPath);
+        if (found?.kind !== "dir") return null;
+        this.#dirs.set(parentPath, found);
+        parent = found;
+      }
+      return parent.entries.get(path.slice(slash + 1)) ?? null;
+    }
+    return this.#walk(root, path);
+  }
+
+  #walk(root: DirNode, path: string): Node | null {
+    // Walks the path without splitting it.
     let node: Node = root;
     const n = path.length;
     let i = 0;
@@ -196,6 +218,7 @@ export class SimFs implements Fs {
 
   /** Drops everything not durable (the process is dead already or about to be restarted). */
   powerLoss(): void {
+    this.#dirs.clear();
     for (let i = this.#undo.length - 1; i >= 0; i--) {
       const { dir, name, prev } = this.#undo[i]!;
       if (prev === undefined) dir.entries.delete(name);
