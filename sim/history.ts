@@ -269,8 +269,9 @@ class SimWorld {
       this.pendingRecords.clear();
     };
     this.fs.onPowerLoss = () => this.pendingRecords.clear();
-    this.fs.onRenamed = (_from, to, bytes) => {
-      if (!bytes || !to.endsWith(".state.json")) return;
+    this.fs.onRenamed = (from, to, bytes) => {
+      if (!bytes) return this.onDirectoryRenamed(from, to);
+      if (!to.endsWith(".state.json")) return;
       const state = parseState(new TextDecoder().decode(bytes));
       if (state?.verdict && state.packed) {
         // A verdict the operator already set aside (requeued by hand) may be rewritten by a
@@ -404,7 +405,6 @@ class SimWorld {
   async operator(cmd: OperatorCommand): Promise<void> {
     const now = () => this.t;
     const common = { fs: this.fs, lock: this.lock, requireOwner: () => Promise.resolve() };
-    const before = this.locate();
     const unconfirmed = new Set(this.fs.list(this.layout.unconfirmed));
     this.note(`operator: ${cmd}`);
     try {
@@ -438,20 +438,29 @@ class SimWorld {
       if (error instanceof Crash || error instanceof SimFsError) return;
       throw error;
     }
-    const after = this.locate();
-    for (const inst of this.instances) {
-      const [was] = before.get(inst.token) ?? [];
-      const [now] = after.get(inst.token) ?? [];
-      if (was?.startsWith(this.layout.quarantine) && now?.startsWith(this.layout.episodes)) {
-        this.operatorAsksAgain(inst);
-        // Requeued under the name it had in quarantine/ (a non-UTF-8 one's nonutf8-<hex>).
-        inst.id = now.slice(this.layout.episodes.length + 1);
+  }
+
+  /**
+   * The moves only an operator command makes, seen as they happen (whatever the shipper does
+   * around them): quarantine/ → episodes/ is a requeue, which asks for a new answer; shipped/ →
+   * the trash is a prune, which must spare entries marked unconfirmed.
+   */
+  onDirectoryRenamed(from: string, to: string): void {
+    const token = this.tokenAt(to);
+    const inst = this.instances.find((i) => i.token === token);
+    if (!inst) return;
+    const { quarantine, episodes, shipped } = this.layout;
+    if (from.startsWith(`${quarantine}/`) && to.startsWith(`${episodes}/`)) {
+      this.operatorAsksAgain(inst);
+      // Requeued under the name it had in quarantine/ (a non-UTF-8 one's nonutf8-<hex>).
+      inst.id = to.slice(episodes.length + 1);
+    }
+    if (from.startsWith(`${shipped}/`) && !to.startsWith(`${quarantine}/`)) {
+      const name = from.slice(shipped.length + 1);
+      if (this.fs.kindOf(join(this.layout.unconfirmed, name))) {
+        this.fail(`prune removed ${name}, which was never confirmed`);
       }
-      if (was?.startsWith(this.layout.shipped) && now === undefined) {
-        const name = was.slice(this.layout.shipped.length + 1);
-        if (unconfirmed.has(name)) this.fail(`prune removed ${name}, which was never confirmed`);
-        this.pruned.add(inst.token);
-      }
+      this.pruned.add(inst.token);
     }
   }
 

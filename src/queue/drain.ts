@@ -177,7 +177,7 @@ export async function drainUnstamped(
         if ((await fs.lstat(dir).catch(() => null)) === null) return null;
         throw error;
       }
-      if (isValidId(name)) await removeOutboxFiles(layout, name, { fs });
+      if (isValidId(name)) await removeOutboxFiles(layout, name, { fs, episodeDir: to });
       return { episode: name, action: "quarantine", why: decision.reason, to };
     });
     if (item === "stopped") {

@@ -19,7 +19,8 @@ import { COMPRESSIONS } from "../protocol/protocol.ts";
 import type { QuarantineReason } from "./reason.ts";
 import type { IntentState } from "./state.ts";
 import { quarantineDestChosen } from "./transitions.ts";
-import { writeQuarantineReason } from "./outbox.ts";
+import { episodeKeyOf, writeQuarantineReason } from "./outbox.ts";
+import { readState } from "./state.ts";
 
 /** Runs a function inside the exclusive moves section of the data root. */
 export type MovesLock = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -202,15 +203,26 @@ export async function quarantineEpisode(
 export interface RemoveOutboxOptions {
   /** @default {denoFs} */
   fs?: Fs;
+  /**
+   * The episode directory the files are removed for: a state that belongs to another episode
+   * under the same id (a quarantine of an earlier one, cut short by a crash) is left to the
+   * queue's recovery, which finishes it. @default {remove whatever is there}
+   */
+  episodeDir?: string;
 }
 
-/** Removes an episode's tarballs and state from `outbox/` (an operator's requeue). */
+/** Removes an episode's tarballs and state from `outbox/` (an operator's requeue or drain). */
 export async function removeOutboxFiles(
   layout: Layout,
   episodeId: string,
   options: RemoveOutboxOptions = {},
 ): Promise<void> {
   const fs = options.fs ?? denoFs;
+  if (options.episodeDir !== undefined) {
+    const state = await readState(layout.statePath(episodeId), { fs }).catch(() => null);
+    const key = state?.episode_key;
+    if (key !== undefined && key !== (await episodeKeyOf(fs, options.episodeDir))) return;
+  }
   for (const compression of COMPRESSIONS) {
     await removeDurably(layout.tarballPath(episodeId, compression), fs);
   }

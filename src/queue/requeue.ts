@@ -352,7 +352,7 @@ async function moveBack(
   }
   const archived = await archiveReason(layout, source, { episode, from: dir, now, fs });
   // A stale outbox state could carry an answer recorded for the old attempt; start afresh.
-  await removeOutboxFiles(layout, episode, { fs });
+  await removeOutboxFiles(layout, episode, { fs, episodeDir: source });
   try {
     await fs.rename(source, dest);
   } catch (error) {
