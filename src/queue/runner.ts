@@ -5,7 +5,7 @@
  * `tally.ts`). A local failure (permissions, a full disk) is backed off and never stops the others.
  */
 import { join } from "node:path";
-import type { Config } from "../config/config.ts";
+import { type Config, configuredSecrets } from "../config/config.ts";
 import { REASON_FILE } from "../layout.ts";
 import { describeError, type Logger } from "../log/log.ts";
 import { errorCode } from "../fs/fs.ts";
@@ -493,7 +493,7 @@ async function send(
     backoffSeconds: config.backoffSeconds,
     now,
     random: world.random,
-    secrets: config.receiver.bearerToken !== undefined ? [config.receiver.bearerToken] : [],
+    secrets: configuredSecrets(config),
     ...(config.tls.clientCertNotAfter !== undefined &&
       { clientCertNotAfter: config.tls.clientCertNotAfter }),
   });
