@@ -13,12 +13,7 @@ import { UNPROVEN } from "./gate.ts";
 import { ensureLayout, type MovesContext, syncMoves } from "./moves.ts";
 import { Outbox } from "./outbox.ts";
 import { type ProgressEvent, runEpisode, type RunnerContext } from "./runner.ts";
-import {
-  newMemory as freshMemory,
-  type PassSummary,
-  type QueueMemory,
-  Tally,
-} from "./tally.ts";
+import { newMemory as freshMemory, type PassSummary, type QueueMemory, Tally } from "./tally.ts";
 import { finishUnaddressable, quarantineUnaddressable } from "./unaddressable.ts";
 import { productionWorld, type QueueWorld } from "./world.ts";
 

@@ -67,6 +67,8 @@ export interface PassSummary {
   collectorDown: string | null;
   /** Requests sent this pass. */
   requests: number;
+  /** What the receiver is, in words (`Receiver.noun`), for the summary's lines. @default {"collector"} */
+  noun?: string;
 }
 
 /**
@@ -130,7 +132,9 @@ export class Tally {
     readonly now: () => number,
     /** What the receiver is, in words (`Receiver.noun`). */
     readonly noun = "collector",
-  ) {}
+  ) {
+    if (noun !== "collector") this.summary.noun = noun;
+  }
 
   /** {@linkcode pauseText} for this pass's receiver. */
   pauseText(why: PauseWhy): string {
@@ -180,7 +184,10 @@ export class Tally {
         fields,
       );
     } else if (how.duplicate) {
-      this.log.info(`duplicate: ${this.noun} already has it (same digest); moved to shipped`, fields);
+      this.log.info(
+        `duplicate: ${this.noun} already has it (same digest); moved to shipped`,
+        fields,
+      );
     } else {
       this.log.info("shipped", fields);
     }

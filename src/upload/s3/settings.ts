@@ -161,3 +161,9 @@ export function s3SettingsOf(
     requestTimeoutMs: config.requestTimeoutS * 1000,
   };
 }
+
+/** `s3://bucket/prefix at https://rgw:7480`: where a bucket is, for log lines and `check`. */
+export function describeS3(settings: Pick<S3Settings, "bucket" | "prefix" | "endpoint">): string {
+  const where = settings.prefix === "" ? settings.bucket : `${settings.bucket}/${settings.prefix}`;
+  return `s3://${where} at ${settings.endpoint}`;
+}
