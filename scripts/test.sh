@@ -20,6 +20,8 @@ command -v zstd >/dev/null || missing+=(zstd)
 # The system trust store: a config without ca_bundle reads it (src/config/trust_store.ts).
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
+# nginx's stream module: one address in front of two collectors, TLS passed through.
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v setfacl >/dev/null || missing+=(acl)
