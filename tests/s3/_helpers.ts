@@ -260,3 +260,27 @@ export async function makeS3Lab(ceph: Ceph, spec: S3LabSpec): Promise<S3Lab> {
     },
   };
 }
+
+/** Keys under `prefix` in `bucket` (ListObjects, read by curl; the first 1000). */
+export async function listKeys(ceph: Ceph, bucket: string, prefix: string): Promise<string[]> {
+  const listed = await curlS3(
+    ceph,
+    "GET",
+    `/${bucket}?max-keys=1000&prefix=${encodeURIComponent(prefix)}`,
+  );
+  const xml = new TextDecoder().decode(listed.body);
+  if (listed.status !== 200) throw new Error(`ListObjects: ${listed.status} ${xml}`);
+  return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!).sort();
+}
+
+/** Multipart uploads left unfinished under `prefix` (ListMultipartUploads, read by curl). */
+export async function listUploads(ceph: Ceph, bucket: string, prefix: string): Promise<string[]> {
+  const listed = await curlS3(
+    ceph,
+    "GET",
+    `/${bucket}?prefix=${encodeURIComponent(prefix)}&uploads=`,
+  );
+  const xml = new TextDecoder().decode(listed.body);
+  if (listed.status !== 200) throw new Error(`ListMultipartUploads: ${listed.status} ${xml}`);
+  return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!).sort();
+}
