@@ -17,7 +17,7 @@ import { encodeBase64 } from "../../src/protocol/_base64.ts";
 import { META } from "../../src/upload/s3/object_key.ts";
 import { MIN_PART_BYTES } from "../../src/upload/s3/settings.ts";
 import { VERSION } from "../../src/version.ts";
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   createBucket,
