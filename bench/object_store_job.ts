@@ -154,11 +154,15 @@ class Store {
     return [...text.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!);
   }
 
-  /** Deletes every object under `prefix`, so the OSD's RAM holds one measurement at a time. */
+  /**
+   * Deletes every object under `prefix` and has RGW's garbage collector free their data now, so
+   * the OSD's RAM holds one measurement at a time (a full memstore blocks every write).
+   */
   async clear(prefix: string): Promise<void> {
     for (let keys = await this.keys(prefix); keys.length > 0; keys = await this.keys(prefix)) {
       for (const key of keys) await this.request("DELETE", `/${BUCKET}/${key}`);
     }
+    await this.ceph.admin(["gc", "process", "--include-all"]);
   }
 
   /** A lab host's config shipping into the bucket under `prefix`. */
@@ -442,7 +446,11 @@ export async function objectStoreJob(
   const dir = join(options.root, "object-store-job");
   await Deno.mkdir(dir, { recursive: true });
   try {
-    await using ceph = await startCeph();
+    // memstore holds objects in RAM up to 1 GiB by default: one 512 MiB episode and its peer's
+    // copy fill it before the garbage collector frees the first.
+    await using ceph = await startCeph({
+      extraConfig: "memstore device bytes = 4294967296\nrgw gc obj min wait = 0\n",
+    });
     const store = new Store(ceph, dir);
     await store.writeKeys();
     const made = await store.request("PUT", `/${BUCKET}`);
