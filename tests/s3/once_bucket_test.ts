@@ -227,6 +227,22 @@ Deno.test("a lab host on a bucket: --once ships into Ceph RGW exactly once, resu
         assertEquals(await listUploads(ceph, "episodes", "cis490/"), [], "an upload was left");
       },
     );
+
+    await t.step("nothing under data_root holds the secret", async () => {
+      const files: string[] = [];
+      const walk = async (dir: string) => {
+        for await (const e of Deno.readDir(dir)) {
+          if (e.isDirectory) await walk(join(dir, e.name));
+          else if (e.isFile) files.push(join(dir, e.name));
+        }
+      };
+      await walk(lab.dataRoot);
+      assert(files.some((f) => f.endsWith(REASON_FILE)), "the walk found the reason files");
+      for (const file of files) {
+        const text = new TextDecoder().decode(await Deno.readFile(file));
+        assert(!text.includes(ceph.secretAccessKey), `${file} holds the secret`);
+      }
+    });
   } finally {
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
