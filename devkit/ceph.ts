@@ -40,6 +40,12 @@ export interface Ceph extends AsyncDisposable {
   pids: number[];
   /** Milliseconds from the first command to a gateway that answers with a user made. */
   startMs: number;
+  /**
+   * The gateway's access log so far, one `METHOD TARGET STATUS` per request in the order they
+   * ended (beast's own lines in its log file, written asynchronously: wait for the line you
+   * expect rather than reading once).
+   */
+  requests(): Promise<string[]>;
   /** Resident memory of the three daemons now, in bytes (from /proc). */
   rssBytes(): Promise<number>;
   /** Runs `radosgw-admin` against this cluster. @throws {Error} with its stderr on failure */
@@ -210,6 +216,11 @@ export async function startCeph(options: StartCephOptions = {}): Promise<Ceph> {
       dir,
       pids: children.map((c) => c.child.pid),
       startMs: 0,
+      requests: async () =>
+        [
+          ...(await Deno.readTextFile(join(dir, "log", "client.rgw.log")).catch(() => ""))
+            .matchAll(/ beast: \S+ .*?"(\S+) (\S+) HTTP\/[\d.]+" (\d+) /g),
+        ].map((m) => `${m[1]} ${m[2]} ${m[3]}`),
       rssBytes: async () => {
         let sum = 0;
         for (const c of children) sum += await rssOf(c.child.pid);

@@ -112,3 +112,76 @@ export async function nginxPath(): Promise<string | null> {
   }
   return null;
 }
+
+/** Where Debian's nginx keeps its stream module (package libnginx-mod-stream). */
+export const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
+/** A running nginx load balancer (stream module): TLS passes through to the upstreams. */
+export interface NginxBalancer extends AsyncDisposable {
+  /** `https://127.0.0.1:PORT`: the one address shippers use. */
+  url: string;
+  /** Its error log (an upstream it could not reach is named there). */
+  errors(): Promise<string>;
+}
+
+/**
+ * Starts nginx as a TCP load balancer in `dir` in front of `upstreams` (`127.0.0.1:PORT`, round
+ * robin per connection; a connection refused goes to the next). TLS is not terminated, so each
+ * collector still sees the shipper's own client certificate and binds it to the host id.
+ */
+export async function startNginxBalancer(
+  dir: string,
+  upstreams: readonly string[],
+): Promise<NginxBalancer> {
+  await Deno.mkdir(join(dir, "logs"), { recursive: true });
+  const port = freePort();
+  const conf = join(dir, "nginx.conf");
+  const errorLog = join(dir, "logs", "error.log");
+  await Deno.writeTextFile(
+    conf,
+    `load_module ${STREAM_MODULE};
+worker_processes 1;
+daemon off;
+pid ${join(dir, "nginx.pid")};
+error_log ${errorLog} warn;
+events { worker_connections 256; }
+stream {
+  upstream collectors {
+${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=600s;`).join("\n")}
+  }
+  server {
+    listen 127.0.0.1:${port};
+    proxy_pass collectors;
+    proxy_connect_timeout 5s;
+    proxy_next_upstream on;
+  }
+}
+`,
+  );
+  const child = new Deno.Command("nginx", {
+    args: ["-p", dir, "-c", conf, "-e", errorLog],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let exited = false;
+  child.status.then(() => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`nginx did not start: ${(await stderr).trim()}`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+    if (conn) {
+      conn.close();
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `https://127.0.0.1:${port}`,
+    errors: () => Deno.readTextFile(errorLog).catch(() => ""),
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGQUIT");
+      await child.status;
+      await stderr;
+    },
+  };
+}

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # (install.sh's default ACL on episodes/, and the permission tests), useradd/userdel, setpriv and
 # runuser (the tests that run the service as its own user and commands as root);
 # Ceph's monitor, OSD and RADOS Gateway are the S3 store the object-store tests run
-# (devkit/ceph.ts, no systemd).
+# (devkit/ceph.ts, no systemd); libfaketime skews a shipper's clock without a sleep.
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
@@ -20,6 +20,8 @@ command -v zstd >/dev/null || missing+=(zstd)
 # The system trust store: a config without ca_bundle reads it (src/config/trust_store.ts).
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
+# nginx's stream module: one address in front of two collectors, TLS passed through.
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 command -v setfacl >/dev/null || missing+=(acl)
@@ -29,6 +31,8 @@ command -v radosgw >/dev/null || missing+=(radosgw)
 command -v ceph-mon >/dev/null || missing+=(ceph-mon)
 command -v ceph-osd >/dev/null || missing+=(ceph-osd)
 command -v ceph >/dev/null || missing+=(ceph-common)
+# libfaketime moves the shipper's wall clock for the clock-skew tests (tests/s3/_helpers.ts).
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(libfaketime)
 if ((${#missing[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing test peers: ${missing[*]}"

@@ -1,5 +1,5 @@
 /** Loads the shipper config for a command: warnings logged, token redacted, data root checked. */
-import { type Config, ConfigError, loadConfig } from "../config/config.ts";
+import { type Config, ConfigError, configuredSecrets, loadConfig } from "../config/config.ts";
 import type { CommandIo } from "./args.ts";
 
 /** Options for {@linkcode loadShipperConfig}. */
@@ -26,7 +26,7 @@ export async function loadShipperConfig(
       `"${loaded.config.dataRoot}" is not an existing directory`,
     );
   }
-  if (loaded.config.receiver.bearerToken) io.logger.redact(loaded.config.receiver.bearerToken);
+  for (const secret of configuredSecrets(loaded.config)) io.logger.redact(secret);
   if (options.warnings ?? true) { for (const warning of loaded.warnings) io.logger.warn(warning); }
   return loaded;
 }

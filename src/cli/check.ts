@@ -2,11 +2,13 @@
  * `cis490-ship check [--offline] [--json]`: is this host ready to ship? A verdict per step; the
  * judgments live with their domains (src/config/judge_config.ts, src/upload/judge_probe.ts).
  */
-import { ConfigError, loadConfig, tokenKeyOf } from "../config/config.ts";
+import { ConfigError, configuredSecrets, loadConfig, tokenKeyOf } from "../config/config.ts";
 import type { CheckStep } from "../config/check_step.ts";
 import { judgeConfig } from "../config/judge_config.ts";
 import { probeCollector } from "../upload/probe.ts";
 import { judgeProbe } from "../upload/judge_probe.ts";
+import { checkS3 } from "../upload/s3/check_s3.ts";
+import { describeS3, s3SettingsOf } from "../upload/s3/settings.ts";
 import {
   type CliCommand,
   type CommandIo,
@@ -76,11 +78,13 @@ export async function runCheck(options: CheckOptions, io: CommandIo): Promise<nu
   }
   const { config, warnings } = loaded;
   const token = config.receiver.bearerToken;
-  if (token) io.logger.redact(token);
+  for (const secret of configuredSecrets(config)) io.logger.redact(secret);
+  const s3 = s3SettingsOf(config);
+  const receiver = s3 ? describeS3(s3) : config.receiver.url;
   report({
     step: "config",
     verdict: warnings.length > 0 ? "warn" : "ok",
-    message: `${options.configPath}: host ${config.hostId}, receiver ${config.receiver.url}`,
+    message: `${options.configPath}: host ${config.hostId}, receiver ${receiver}`,
   });
   for (const warning of warnings) report({ step: "config", verdict: "warn", message: warning });
   const root = await Deno.stat(config.dataRoot).catch(() => null);
@@ -94,9 +98,24 @@ export async function runCheck(options: CheckOptions, io: CommandIo): Promise<nu
         message: `"${config.dataRoot}" is not an existing directory`,
       },
   );
-  for (const step of judgeConfig(config, { now: io.now() })) report(step);
+  for (const step of judgeConfig(config, { now: io.now() })) {
+    // A store signs requests with the access key: no client certificate is the usual case.
+    if (s3 && step.step === "client certificate" && !config.tls.cert) continue;
+    report(step);
+  }
   if (options.offline) {
-    report({ step: "collector", verdict: "skip", message: "--offline: no round trip" });
+    report({
+      step: s3 ? "object store" : "collector",
+      verdict: "skip",
+      message: "--offline: no round trip",
+    });
+    return finish();
+  }
+  if (s3) {
+    // One signed GET of a key nothing writes: key, bucket and clock, judged as uploads are.
+    for (const step of await checkS3(s3, config.hostId, { now: io.now, signal: io.signal })) {
+      report(step);
+    }
     return finish();
   }
   const probe = await probeCollector(config, { signal: io.signal });
@@ -128,10 +147,12 @@ certificate, as the collector requires. Then a round trip that cannot store anyt
 GET {receiver.url}/v1/health (TLS, client certificate and token, on the reference collector);
 where there is no health route (nginx), the upload request of a probe episode with
 "Expect: 100-continue", closed before any body byte. Answers are judged exactly as uploads judge
-them; what cannot be verified (a token behind nginx) is named.
+them; what cannot be verified (a token behind nginx) is named. With receiver.bucket, one signed
+GET of <key_prefix>/<host_id>/.cis490-check instead, a key nothing writes: the access key, the
+bucket and this host's clock against the store's.
 
-Exits 0 when all is well (warnings allowed), 78 for a config, credentials or URL problem, 75 when
-the collector cannot be reached or is busy, 130/143 when stopped by SIGINT/SIGTERM.
+Exits 0 when all is well (warnings allowed), 78 for a config, credentials, URL, bucket or clock
+problem, 75 when the collector or store cannot be reached or is busy, 130/143 when stopped by SIGINT/SIGTERM.
 
 Options:
   -c, --config PATH   shipper config (default: $CIS490_CONFIG, else /etc/cis490/lab-host.toml)

@@ -34,7 +34,8 @@ export const COLLECTOR_COMMAND = defineCommand({
   description: `
 Runs the reference collector: HTTPS with required client certificates, optional bearer token,
 commit gate, duplicate detection, digest and length verification, atomic storage under
-<store_dir>/<host_id>/<episode_id>.tar.gz with a JSON sidecar. Prints "listening on URL" on
+<store_dir>/<host_id>/<episode_id>.tar.gz with a JSON sidecar, or with [storage] backend = "s3"
+in a bucket shared by several collectors (docs/object-store.md). Prints "listening on URL" on
 stdout once ready; stops on SIGTERM or SIGINT (requests in flight end first), exit 0. The config
 keys are in the README.`,
   options: {

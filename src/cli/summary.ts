@@ -11,9 +11,10 @@ function list(ids: string[], limit = 8): string {
 
 /** One line per outcome class. */
 export function formatSummary(summary: PassSummary): string[] {
+  const noun = summary.noun ?? "collector";
   const lines = [
     `shipped: ${summary.shipped.length}${list(summary.shipped)}`,
-    `duplicate (collector already had it, moved to shipped): ${summary.duplicates.length}${
+    `duplicate (${noun} already had it, moved to shipped): ${summary.duplicates.length}${
       list(summary.duplicates)
     }`,
     `quarantined: ${summary.quarantined.length}${
@@ -22,7 +23,7 @@ export function formatSummary(summary: PassSummary): string[] {
     `queued for retry: ${summary.queued.length}${list(summary.queued.map((q) => q.id))}`,
     ...(summary.unconfirmed.length > 0
       ? [
-        `unconfirmed (collector sent no digest; kept from prune): ${summary.unconfirmed.length}${
+        `unconfirmed (${noun} sent no digest; kept from prune): ${summary.unconfirmed.length}${
           list(summary.unconfirmed)
         }`,
       ]
@@ -34,7 +35,11 @@ export function formatSummary(summary: PassSummary): string[] {
   ];
   if (summary.paused) {
     lines.push(
-      `uploads paused: collector answered ${summary.paused.message}; fix credentials or receiver.url`,
+      `uploads paused: ${noun} answered ${summary.paused.message}; fix ${
+        noun === "collector"
+          ? "credentials or receiver.url"
+          : "the credentials, receiver.url, receiver.bucket or this host's clock"
+      }`,
     );
   } else if (summary.collectorDown) {
     lines.push(`uploads stopped early: ${summary.collectorDown}`);

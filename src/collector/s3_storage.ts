@@ -10,7 +10,7 @@
  * first. Nothing touches the collector's disk.
  */
 import type { Admitted } from "./gate.ts";
-import { COMPRESSION_FORMAT, COMPRESSIONS } from "../protocol/protocol.ts";
+import { type Compression, COMPRESSION_FORMAT, COMPRESSIONS } from "../protocol/protocol.ts";
 import { UploadError } from "../upload/put.ts";
 import { classifyS3Answer, classifyS3Failure, s3ErrorCode } from "../upload/s3/classify_s3.ts";
 import { headObject } from "../upload/s3/head_object.ts";
@@ -69,18 +69,34 @@ export class S3Storage {
   }
 
   /**
-   * Whether the bucket already holds this episode, under any compression's extension (a cheap
-   * early 409; the conditional PUT is what guarantees one copy).
+   * The stored copy of this episode under any compression's extension, its own first: where it
+   * is and its SHA-256 from the object's metadata (null: none recorded); null when there is
+   * none. A cheap early 409; the conditional PUT is what guarantees one copy.
    * @throws {Error} when the store cannot say (the caller answers 503)
    */
-  async isStored(upload: Pick<Admitted, "hostId" | "episodeId">): Promise<boolean> {
-    for (const compression of COMPRESSIONS) {
+  async findStored(
+    upload: Pick<Admitted, "hostId" | "episodeId"> & { compression?: Compression },
+  ): Promise<{ path: string; sha256: string | null } | null> {
+    const order = upload.compression
+      ? [upload.compression, ...COMPRESSIONS.filter((c) => c !== upload.compression)]
+      : COMPRESSIONS;
+    for (const compression of order) {
       const key = objectKey(this.#settings.prefix, { ...upload, compression });
       const found = await headObject(this.#client, key, { classify: this.#classify });
       if ("answer" in found) throw new Error(`HEAD "${key}": ${answerDetail(found.answer)}`);
-      if (found.exists) return true;
+      if (found.exists) {
+        return { path: `s3://${this.#settings.bucket}/${key}`, sha256: found.digest };
+      }
     }
-    return false;
+    return null;
+  }
+
+  /**
+   * Whether the bucket already holds this episode, under any compression's extension.
+   * @throws {Error} when the store cannot say (the caller answers 503)
+   */
+  async isStored(upload: Pick<Admitted, "hostId" | "episodeId">): Promise<boolean> {
+    return (await this.findStored(upload)) !== null;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * The reference collector: HTTPS with required client certificates (node:https, since Deno's own
- * server has no mTLS), the gate, and atomic storage.
+ * server has no mTLS), the gate, and atomic storage on its disk or in a bucket
+ * (`episode_store.ts`).
  */
 import { Buffer } from "node:buffer";
 import https from "node:https";
@@ -10,7 +11,7 @@ import { describeError, type Logger } from "../log/log.ts";
 import { contentDigest, HEADER, PROBLEM } from "../protocol/protocol.ts";
 import { type CollectorConfig, ConfigError } from "./config.ts";
 import { admit, tokenMatches } from "./gate.ts";
-import { clearIncoming, findStored, storedDigest, storeUpload } from "./storage.ts";
+import { createEpisodeStore, type EpisodeStore } from "./episode_store.ts";
 
 /** A running collector. */
 export interface RunningCollector {
@@ -61,6 +62,9 @@ function drain(req: IncomingMessage): Promise<void> {
 
 /** `Retry-After` of a body-mismatch answer, for senders that read it as transient. */
 export const MISMATCH_RETRY_AFTER_S = 60;
+
+/** `Retry-After` of a 503 when the store is down and did not say when to come back. */
+export const STORE_RETRY_AFTER_S = 30;
 
 /** Body bytes read and discarded after refusing early, so the answer is not lost to a reset. */
 export const LINGER_BYTES = 1024 * 1024;
@@ -148,12 +152,17 @@ function listenError(error: Error, config: CollectorConfig): Error {
 export async function startCollector(
   config: CollectorConfig,
   logger: Logger,
-  options: { now?: () => number } = {},
+  options: {
+    now?: () => number;
+    /** Where episodes go. @default {createEpisodeStore(config)} */
+    store?: EpisodeStore;
+  } = {},
 ): Promise<RunningCollector> {
   const now = options.now ?? Date.now;
-  await Deno.mkdir(config.storeDir, { recursive: true });
-  await clearIncoming(config.storeDir);
+  const store = options.store ?? createEpisodeStore(config, { now });
   if (config.bearerToken) logger.redact(config.bearerToken);
+  for (const secret of store.secrets) logger.redact(secret);
+  await store.open();
 
   /** Episodes being received now, by "host/episode": one upload at a time per episode. */
   const receiving = new Set<string>();
@@ -191,10 +200,28 @@ export async function startCollector(
     const upload = verdict.upload;
     // A 409 says what the collector holds (RFC 9530 Repr-Digest): the sender compares it with
     // its own digest, so an episode re-created under an old id is never taken for a duplicate.
-    const alreadyStored = (digest: string) => ({ [HEADER.reprDigest]: contentDigest(digest) });
-    const stored = await findStored(config.storeDir, upload);
+    // Without a digest (an object some other writer put in the bucket) the 409 says nothing
+    // more, and the sender keeps the episode as an unconfirmed duplicate.
+    const alreadyStored = (digest: string | null): Record<string, string> =>
+      digest === null ? {} : { [HEADER.reprDigest]: contentDigest(digest) };
+    // The store cannot answer (a bucket down, refusing our key): never the episode's fault.
+    const unavailable = (detail: string, retryAfterS: number | null) => {
+      res.setHeader("retry-after", String(retryAfterS ?? STORE_RETRY_AFTER_S));
+      refuseEarly(req, res, 503, "the collector's store is not available now; try again later\n");
+      logger.warn("the store did not take an upload", {
+        episode: `${upload.hostId}/${upload.episodeId}`,
+        detail,
+      });
+      return log(503);
+    };
+    let stored;
+    try {
+      stored = await store.find(upload);
+    } catch (error) {
+      return unavailable((error as Error).message, null);
+    }
     if (stored) {
-      const headers = alreadyStored(await storedDigest(stored));
+      const headers = alreadyStored(stored.digest);
       refuseEarly(req, res, 409, `already stored: ${upload.hostId}/${upload.episodeId}\n`, headers);
       return log(409);
     }
@@ -208,10 +235,7 @@ export async function startCollector(
     receiving.add(key);
     let result;
     try {
-      result = await storeUpload(config.storeDir, upload, req, {
-        clientSubject: identity.subject,
-        now: now(),
-      });
+      result = await store.store(upload, req, { clientSubject: identity.subject, now: now() });
     } finally {
       receiving.delete(key);
     }
@@ -245,6 +269,9 @@ export async function startCollector(
           "retry-after": String(MISMATCH_RETRY_AFTER_S),
         });
         return log(500, { reason: result.detail });
+      case "unavailable":
+        // The store may have refused before reading the whole body: close after the answer.
+        return unavailable(result.detail, result.retryAfterS);
     }
   };
 
@@ -266,9 +293,13 @@ export async function startCollector(
     logger.warn("TLS handshake refused", { error: describeError(error) });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (error: Error) => reject(listenError(error, config)));
+    server.once("error", (error: Error) => {
+      store.close();
+      reject(listenError(error, config));
+    });
     server.listen(config.port, config.host, () => resolve());
   });
+  logger.info("storing episodes", { store: store.describe });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
@@ -277,7 +308,10 @@ export async function startCollector(
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        server.close(() => {
+          store.close();
+          resolve();
+        });
         server.closeAllConnections?.();
       }),
   };

@@ -25,12 +25,34 @@ import {
 } from "./keys.ts";
 import { readBoundedText, ReadProblem } from "./read_bounded.ts";
 import type { Compression } from "../protocol/protocol.ts";
+import {
+  readS3Credentials,
+  type S3Credentials,
+  S3CredentialsError,
+} from "../upload/s3/credentials.ts";
+import { endpointProblem } from "../upload/s3/settings.ts";
 
 export { CONFIG_KEYS, ConfigError, DEFAULTS };
 export type { TlsMaterial };
 
 /** Where the config is read from when neither `--config` nor `$CIS490_CONFIG` says otherwise. */
 export const DEFAULT_CONFIG_PATH = "/etc/cis490/lab-host.toml";
+
+/** The object-store half of `[receiver]`, set when `receiver.bucket` is (docs/object-store.md). */
+export interface S3ReceiverConfig {
+  bucket: string;
+  /** "" or `/`-joined segments, no leading or trailing `/`. */
+  keyPrefix: string;
+  region: string;
+  pathStyle: boolean;
+  /** The files, as configured (relative names are in `$CREDENTIALS_DIRECTORY`). */
+  accessKeyIdFile: string;
+  secretAccessKeyFile: string;
+  /** Read at start; the secret is never logged, printed or written. */
+  credentials: S3Credentials;
+  partBytes: number;
+  multipartThresholdBytes: number;
+}
 
 /** The `[receiver]` table. */
 export interface ReceiverConfig {
@@ -44,6 +66,8 @@ export interface ReceiverConfig {
   /** The token's file, expanded, when the token came from `bearer_token_file`. */
   bearerTokenFile?: string;
   verifyTls: boolean;
+  /** Set when the receiver is an S3 bucket at `url` rather than a collector. */
+  s3?: S3ReceiverConfig;
 }
 
 /** The shipper's whole configuration. */
@@ -96,6 +120,18 @@ export function tokenKeyOf(receiver: { bearerTokenFile?: string | undefined }): 
     : "receiver.bearer_token";
 }
 
+/**
+ * Every secret the config holds (the bearer token, the S3 secret access key): redacted from
+ * log lines and scrubbed from every answer before it is recorded, logged or written.
+ */
+export function configuredSecrets(config: Pick<Config, "receiver">): string[] {
+  const { bearerToken, s3 } = config.receiver;
+  return [
+    ...(bearerToken !== undefined ? [bearerToken] : []),
+    ...(s3 ? [s3.credentials.secretAccessKey] : []),
+  ];
+}
+
 /** A token file holds one token: 4 KiB is far more than any bearer token or systemd credential. */
 export const MAX_TOKEN_FILE_BYTES = 4096;
 
@@ -120,7 +156,12 @@ export function tokenProblem(token: string): string | null {
 }
 
 /** The loop over the key table: each key's typed value, or its problem. */
-function readKeys(r: TableReader, ctx: KeyContext, problems: ConfigProblem[]) {
+function readKeys(
+  r: TableReader,
+  ctx: KeyContext,
+  problems: ConfigProblem[],
+  given: Set<keyof KeyValues>,
+) {
   const values: Partial<Record<keyof KeyValues, unknown>> = {};
   const fields = Object.entries(KEYS) as [keyof KeyValues, (typeof KEYS)[keyof KeyValues]][];
   for (const [field, key] of fields) {
@@ -132,6 +173,7 @@ function readKeys(r: TableReader, ctx: KeyContext, problems: ConfigProblem[]) {
       problems.push(...error.problems); // a value where a table should be (`receiver = "x"`)
       continue;
     }
+    if (raw !== undefined) given.add(field);
     if (raw === undefined) {
       if (key.required) problems.push({ file: r.file, key: key.name, detail: "required" });
       else values[field] = key.default;
@@ -148,9 +190,68 @@ function readKeys(r: TableReader, ctx: KeyContext, problems: ConfigProblem[]) {
   return values as Partial<KeyValues>;
 }
 
-/** The rules that involve more than one key. Pure. */
-function crossKeyProblems(v: Partial<KeyValues>): { key: string; detail: string }[] {
+/** The keys that mean something only with `receiver.bucket`. */
+const S3_ONLY_FIELDS = [
+  "keyPrefix",
+  "region",
+  "pathStyle",
+  "accessKeyIdFile",
+  "secretAccessKeyFile",
+  "partBytes",
+  "multipartThresholdBytes",
+] as const satisfies readonly (keyof KeyValues)[];
+
+/** The rules of an object-store receiver that involve more than one key. Pure. */
+function s3Problems(
+  v: Partial<KeyValues>,
+  given: ReadonlySet<keyof KeyValues>,
+): { key: string; detail: string }[] {
   const out: { key: string; detail: string }[] = [];
+  if (v.bucket === undefined) {
+    // A bucket key that failed to parse is reported already; the others would only add noise.
+    if (given.has("bucket")) return out;
+    for (const field of S3_ONLY_FIELDS) {
+      if (given.has(field)) {
+        out.push({
+          key: KEYS[field].name,
+          detail: "has no meaning without receiver.bucket (the receiver is a collector); remove it",
+        });
+      }
+    }
+    return out;
+  }
+  for (const field of ["bearerToken", "bearerTokenFile"] as const) {
+    if (given.has(field)) {
+      out.push({
+        key: KEYS[field].name,
+        detail: "has no meaning with receiver.bucket (the store checks requests signed with " +
+          "the access key, not a token); remove it",
+      });
+    }
+  }
+  if (v.url !== undefined) {
+    const problem = endpointProblem(v.url);
+    if (problem) out.push({ key: "receiver.url", detail: `with receiver.bucket, ${problem}` });
+  }
+  if (
+    v.partBytes !== undefined && v.multipartThresholdBytes !== undefined &&
+    v.multipartThresholdBytes < v.partBytes
+  ) {
+    out.push({
+      key: "receiver.multipart_threshold_bytes",
+      detail: `${v.multipartThresholdBytes} is below receiver.multipart_part_bytes ` +
+        `(${v.partBytes}): an episode must make at least one whole part`,
+    });
+  }
+  return out;
+}
+
+/** The rules that involve more than one key. Pure. */
+function crossKeyProblems(
+  v: Partial<KeyValues>,
+  given: ReadonlySet<keyof KeyValues> = new Set(),
+): { key: string; detail: string }[] {
+  const out: { key: string; detail: string }[] = s3Problems(v, given);
   if (v.clientKey !== undefined && "clientCert" in v && v.clientCert === undefined) {
     out.push({ key: "receiver.client_cert", detail: "required when client_key is set" });
   }
@@ -197,8 +298,13 @@ export async function loadConfig(
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
   const fail = (key: string, detail: string) => problems.push({ file, key, detail });
-  const v = readKeys(r, ctx, problems);
-  for (const p of crossKeyProblems(v)) fail(p.key, p.detail);
+  const given = new Set<keyof KeyValues>();
+  const v = readKeys(r, ctx, problems, given);
+  for (const p of crossKeyProblems(v, given)) fail(p.key, p.detail);
+  const credentials = v.bucket === undefined ? undefined : await readCredentials(v, env, {
+    fail,
+    warn: (line) => warnings.push(`${file}: ${line}`),
+  });
 
   // The token: inline (the seed) or from a file, and able to travel in a header.
   let bearerToken = v.bearerToken;
@@ -238,7 +344,9 @@ export async function loadConfig(
   }
   if (url && v.verifyTls === false) {
     warnings.push(
-      `${file}: receiver.verify_tls: false, so the collector's certificate is NOT verified for ${url.host}`,
+      `${file}: receiver.verify_tls: false, so the ${
+        v.bucket === undefined ? "collector" : "object store"
+      }'s certificate is NOT verified for ${url.host}`,
     );
   }
 
@@ -270,6 +378,19 @@ export async function loadConfig(
       ...(all.clientKey !== undefined && { clientKey: all.clientKey }),
       ...(bearerToken !== undefined && { bearerToken }),
       ...(bearerTokenFile !== undefined && { bearerTokenFile }),
+      ...(all.bucket !== undefined && credentials && {
+        s3: {
+          bucket: all.bucket,
+          keyPrefix: all.keyPrefix,
+          region: all.region,
+          pathStyle: all.pathStyle,
+          accessKeyIdFile: all.accessKeyIdFile,
+          secretAccessKeyFile: all.secretAccessKeyFile,
+          credentials,
+          partBytes: all.partBytes,
+          multipartThresholdBytes: all.multipartThresholdBytes,
+        },
+      }),
     },
     tls,
     scanIntervalS: all.scanIntervalS,
@@ -286,6 +407,30 @@ export async function loadConfig(
   };
   warnings.unshift(...r.unknownKeyWarnings(CONFIG_KEYS.map((k) => k.name)));
   return { config, warnings };
+}
+
+/** The S3 key from its two files; each file's problem under its own key. */
+async function readCredentials(
+  v: Partial<KeyValues>,
+  env: (name: string) => string | undefined,
+  report: { fail: (key: string, detail: string) => void; warn: (line: string) => void },
+): Promise<S3Credentials | undefined> {
+  if (v.accessKeyIdFile === undefined || v.secretAccessKeyFile === undefined) return undefined;
+  try {
+    const read = await readS3Credentials(
+      { accessKeyId: v.accessKeyIdFile, secretAccessKey: v.secretAccessKeyFile },
+      { credentialsDirectory: env("CREDENTIALS_DIRECTORY") },
+    );
+    for (const w of read.warnings) report.warn(`receiver.secret_access_key_file: ${w}`);
+    return read.credentials;
+  } catch (error) {
+    if (!(error instanceof S3CredentialsError)) throw error;
+    for (const p of error.problems) {
+      const key = p.file === "accessKeyId" ? KEYS.accessKeyIdFile : KEYS.secretAccessKeyFile;
+      report.fail(key.name, p.message.replace(/^Cannot/, "cannot"));
+    }
+    return undefined;
+  }
 }
 
 async function othersCanRead(path: string): Promise<boolean> {

@@ -8,6 +8,16 @@ import { isAbsolute, resolve } from "node:path";
 import { type Compression, COMPRESSIONS, ID_PATTERN, isValidId } from "../protocol/protocol.ts";
 import { LEVELS } from "../pack/pack.ts";
 import { numberProblem, quote, typeName } from "./_reader.ts";
+import { S3_CREDENTIAL_FILES } from "../upload/s3/credentials.ts";
+import {
+  bucketProblem,
+  MAX_PART_BYTES,
+  MAX_SINGLE_PUT_BYTES,
+  MIN_PART_BYTES,
+  prefixProblem,
+  regionProblem,
+  S3_DEFAULTS,
+} from "../upload/s3/settings.ts";
 
 /** The largest integer a JSON number or a JavaScript number holds exactly: 2^53 - 1. */
 export const MAX_SAFE_BYTES = Number.MAX_SAFE_INTEGER;
@@ -185,6 +195,19 @@ const SCAN_SECONDS: NumberRange = { min: 0.05, max: DAY_S };
 const BACKOFF_SECONDS: NumberRange = { min: 0.01, max: DAY_S };
 const DEFAULT_COMPRESSION: Compression = "gzip";
 const LEVELED = COMPRESSIONS.filter((c) => LEVELS[c].max > 0);
+const PART_BYTES: NumberRange = { min: MIN_PART_BYTES, max: MAX_PART_BYTES, integer: true };
+const THRESHOLD_BYTES: NumberRange = {
+  min: MIN_PART_BYTES,
+  max: MAX_SINGLE_PUT_BYTES,
+  integer: true,
+};
+
+/** A credential file's name: not expanded here (the directory comes from the environment). */
+function credentialFile(raw: unknown): string {
+  const value = string(raw);
+  if (value === "") throw new KeyProblem("must not be empty");
+  return value;
+}
 
 /** The id rule in words: the pattern without its anchors. */
 const ID_RULE = ID_PATTERN.source.replace(/^\^|\$$/g, "");
@@ -227,7 +250,8 @@ export const KEYS = {
     default: undefined,
     required: true,
     allowed: "`https://…` (`http://` with a warning)",
-    doc: "the collector's base URL; trailing `/` stripped; no query, fragment or credentials",
+    doc:
+      "the collector's base URL, or with `bucket` the store's endpoint (scheme, host, port); trailing `/` stripped; no query, fragment or credentials",
     isNew: false,
     template: { value: '"https://collector.example.org:8443"', active: true },
     placeholder: "https://collector.example.org:8443",
@@ -325,6 +349,105 @@ export const KEYS = {
       "`false` skips verifying the collector's certificate, for this receiver only, with a warning",
     isNew: false,
     parse: boolean,
+  }),
+  bucket: defineKey<string | undefined>({
+    name: "receiver.bucket",
+    type: "string",
+    default: undefined,
+    defaultNote: "none: the receiver is a collector",
+    allowed: "3–63 of `a-z 0-9 . -`",
+    doc:
+      "an S3-compatible bucket instead of a collector (docs/object-store.md): `url` is then the store's endpoint",
+    isNew: true,
+    template: { value: '"episodes"' },
+    parse(raw) {
+      const value = optionalString(raw);
+      const problem = value === undefined ? null : bucketProblem(value);
+      if (problem) throw new KeyProblem(problem);
+      return value;
+    },
+  }),
+  keyPrefix: defineKey<string>({
+    name: "receiver.key_prefix",
+    type: "string",
+    default: "",
+    defaultNote: "keys start at the host id",
+    allowed: 'segments of `A-Za-z0-9._-` joined by "/"',
+    doc: "with a bucket: objects are stored as `<key_prefix>/<host_id>/<episode_id>.<ext>`",
+    isNew: true,
+    parse(raw) {
+      const value = string(raw);
+      const problem = prefixProblem(value);
+      if (problem) throw new KeyProblem(problem);
+      return value;
+    },
+  }),
+  region: defineKey<string>({
+    name: "receiver.region",
+    type: "string",
+    default: S3_DEFAULTS.region,
+    allowed: "`a-z 0-9 -`",
+    doc: "with a bucket: the region signed into every request (RGW and MinIO accept any)",
+    isNew: true,
+    parse(raw) {
+      const value = string(raw);
+      const problem = regionProblem(value);
+      if (problem) throw new KeyProblem(problem);
+      return value;
+    },
+  }),
+  pathStyle: defineKey<boolean>({
+    name: "receiver.path_style",
+    type: "boolean",
+    default: S3_DEFAULTS.pathStyle,
+    doc: "with a bucket: `https://host/bucket/key`; `false` for `https://bucket.host/key` (AWS)",
+    isNew: true,
+    parse: boolean,
+  }),
+  accessKeyIdFile: defineKey<string>({
+    name: "receiver.access_key_id_file",
+    type: "string",
+    default: S3_CREDENTIAL_FILES.accessKeyId,
+    allowed: "a file name: relative ones are looked up in `$CREDENTIALS_DIRECTORY`",
+    doc: "with a bucket: the file holding the access key id",
+    isNew: true,
+    parse: credentialFile,
+  }),
+  secretAccessKeyFile: defineKey<string>({
+    name: "receiver.secret_access_key_file",
+    type: "string",
+    default: S3_CREDENTIAL_FILES.secretAccessKey,
+    allowed: "a file name: relative ones are looked up in `$CREDENTIALS_DIRECTORY`",
+    doc: "with a bucket: the file holding the secret access key (mode 0600); never logged",
+    isNew: true,
+    template: {
+      notes: [
+        "relative names come from the unit's LoadCredential=s3-access-key-id:… and",
+        "LoadCredential=s3-secret-access-key:… lines (systemctl edit); or give absolute paths",
+      ],
+    },
+    parse: credentialFile,
+  }),
+  partBytes: defineKey<number>({
+    name: "receiver.multipart_part_bytes",
+    type: "integer",
+    default: S3_DEFAULTS.partBytes,
+    defaultNote: "16 MiB",
+    numberRange: PART_BYTES,
+    doc: "with a bucket: the size of each part of a multipart upload",
+    isNew: true,
+    parse: number(PART_BYTES),
+  }),
+  multipartThresholdBytes: defineKey<number>({
+    name: "receiver.multipart_threshold_bytes",
+    type: "integer",
+    default: S3_DEFAULTS.multipartThresholdBytes,
+    defaultNote: "64 MiB",
+    numberRange: THRESHOLD_BYTES,
+    doc:
+      "with a bucket: episodes this large or larger go by multipart upload, resumed after a crash; at least the part size",
+    isNew: true,
+    parse: number(THRESHOLD_BYTES),
   }),
   scanIntervalS: defineKey<number>({
     name: "shipper.scan_interval_s",

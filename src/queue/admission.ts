@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../log/log.ts";
 import { admission, afterAnswer, afterFailure, type PauseWhy } from "./gate.ts";
-import { PAUSE_TEXT, type QueueMemory } from "./tally.ts";
+import { pauseText, type QueueMemory } from "./tally.ts";
 
 /** The answer to "may this episode be sent now?". */
 export type Ticket =
@@ -22,6 +22,8 @@ export interface AdmissionOptions {
   log: Logger;
   /** True once the pass is stopping: nothing more is admitted. */
   stopping: () => boolean;
+  /** What the receiver is, in words (`Receiver.noun`). @default {"collector"} */
+  noun?: string;
 }
 
 const NONE = () => {};
@@ -58,10 +60,7 @@ export class Admission {
       }
       case "closed": {
         const p = gate.paused!;
-        const why = p.why === "collector-down"
-          ? `${PAUSE_TEXT[p.why]} (${p.message}); probing one episode at a time`
-          : `uploads paused: ${PAUSE_TEXT[p.why]}: ${p.message}`;
-        return { go: false, why, until: p.nextProbeAt };
+        return { go: false, why: this.#closedWhy(p), until: p.nextProbeAt };
       }
     }
   }
@@ -75,10 +74,14 @@ export class Admission {
     if (ticket.probe) return ticket;
     const p = this.memory.gate.paused;
     if (p === null) return ticket;
-    const why = p.why === "collector-down"
-      ? `${PAUSE_TEXT[p.why]} (${p.message}); probing one episode at a time`
-      : `uploads paused: ${PAUSE_TEXT[p.why]}: ${p.message}`;
-    return { go: false, why, until: p.nextProbeAt };
+    return { go: false, why: this.#closedWhy(p), until: p.nextProbeAt };
+  }
+
+  #closedWhy(p: { why: PauseWhy; message: string }): string {
+    const text = pauseText(p.why, this.options.noun);
+    return p.why === "collector-down"
+      ? `${text} (${p.message}); probing one episode at a time`
+      : `uploads paused: ${text}: ${p.message}`;
   }
 
   /** The receiver answered about an episode (stored or not): the host is proven. */

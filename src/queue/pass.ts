@@ -13,13 +13,7 @@ import { UNPROVEN } from "./gate.ts";
 import { ensureLayout, type MovesContext, syncMoves } from "./moves.ts";
 import { Outbox } from "./outbox.ts";
 import { type ProgressEvent, runEpisode, type RunnerContext } from "./runner.ts";
-import {
-  newMemory as freshMemory,
-  type PassSummary,
-  PAUSE_TEXT,
-  type QueueMemory,
-  Tally,
-} from "./tally.ts";
+import { newMemory as freshMemory, type PassSummary, type QueueMemory, Tally } from "./tally.ts";
 import { finishUnaddressable, quarantineUnaddressable } from "./unaddressable.ts";
 import { productionWorld, type QueueWorld } from "./world.ts";
 
@@ -68,7 +62,8 @@ export async function runPass(options: PassOptions): Promise<PassSummary> {
   const stopping = () => options.signal?.aborted ?? false;
   const maxWaitMs = longestWaitMs(config.backoffSeconds);
   const outbox = new Outbox(layout, { fs: world.fs, memory: memory.states });
-  const tally = new Tally(memory, log, world.now);
+  const noun = world.receiver.noun ?? "collector";
+  const tally = new Tally(memory, log, world.now, noun);
   const moves: MovesContext = { fs: world.fs, layout, lock: world.lock, syncLater: new Set() };
   const abortSignal = options.abortSignal ?? options.signal;
   const ctx: RunnerContext = {
@@ -90,6 +85,7 @@ export async function runPass(options: PassOptions): Promise<PassSummary> {
       maxWaitMs,
       log,
       stopping,
+      noun,
     }),
     ...(abortSignal && { abortSignal }),
     ...(options.onProgress && { onProgress: options.onProgress }),
@@ -144,7 +140,7 @@ export async function runPass(options: PassOptions): Promise<PassSummary> {
   }
   const paused = memory.gate.paused;
   if (paused?.why === "collector-down" && !tally.summary.collectorDown) {
-    tally.summary.collectorDown = `${PAUSE_TEXT["collector-down"]} (${paused.message})`;
+    tally.summary.collectorDown = `${tally.pauseText("collector-down")} (${paused.message})`;
   }
   return tally.summary;
 }

@@ -2,6 +2,7 @@
  * One request: the parcel sent through the receiver, its answer decided (`decide.ts`) and
  * applied — recorded before anything moves (invariant 2), the host gate told (invariant 6).
  */
+import { configuredSecrets } from "../config/config.ts";
 import { describeError } from "../log/log.ts";
 import type { Parcel } from "../upload/receiver.ts";
 import type { Ticket } from "./admission.ts";
@@ -88,7 +89,7 @@ export async function send(
     backoffSeconds: config.backoffSeconds,
     now,
     random: world.random,
-    secrets: config.receiver.bearerToken !== undefined ? [config.receiver.bearerToken] : [],
+    secrets: configuredSecrets(config),
     ...(config.tls.clientCertNotAfter !== undefined &&
       { clientCertNotAfter: config.tls.clientCertNotAfter }),
   });

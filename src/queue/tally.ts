@@ -67,15 +67,28 @@ export interface PassSummary {
   collectorDown: string | null;
   /** Requests sent this pass. */
   requests: number;
+  /** What the receiver is, in words (`Receiver.noun`), for the summary's lines. @default {"collector"} */
+  noun?: string;
 }
 
-/** How each pause reads in logs and summaries. */
-export const PAUSE_TEXT: Record<PauseWhy, string> = {
-  credentials: "collector refused our credentials",
-  misconfigured: "collector URL or collector configuration is wrong",
-  clock: "this host's clock is off by more than the collector allows (not the episode's fault)",
-  "collector-down": "collector unavailable",
-};
+/**
+ * How each pause reads in logs and summaries, naming what the receiver is (`Receiver.noun`:
+ * "collector", "object store"), so an operator looks at the right machine.
+ */
+export function pauseText(why: PauseWhy, noun = "collector"): string {
+  switch (why) {
+    case "credentials":
+      return `${noun} refused our credentials`;
+    case "misconfigured":
+      return noun === "collector"
+        ? "collector URL or collector configuration is wrong"
+        : `${noun} address, bucket or configuration is wrong`;
+    case "clock":
+      return `this host's clock is off by more than the ${noun} allows (not the episode's fault)`;
+    case "collector-down":
+      return `${noun} unavailable`;
+  }
+}
 
 /** A fresh memory: gate not yet proven, nothing learnt. */
 export function newMemory(gate: Gate): QueueMemory {
@@ -117,7 +130,16 @@ export class Tally {
     readonly memory: QueueMemory,
     readonly log: Logger,
     readonly now: () => number,
-  ) {}
+    /** What the receiver is, in words (`Receiver.noun`). */
+    readonly noun = "collector",
+  ) {
+    if (noun !== "collector") this.summary.noun = noun;
+  }
+
+  /** {@linkcode pauseText} for this pass's receiver. */
+  pauseText(why: PauseWhy): string {
+    return pauseText(why, this.noun);
+  }
 
   /** Still to do; `nextAt` null means the next pass. */
   queued(id: string, why: string, nextAt: number | null): void {
@@ -157,12 +179,15 @@ export class Tally {
     const fields = { episode: id, status: how.status, bytes: how.bytes, to: how.dest };
     if (how.unconfirmed) {
       this.log.warn(
-        "duplicate: collector already has it, but sent no digest of what it holds: moved to " +
+        `duplicate: ${this.noun} already has it, but sent no digest of what it holds: moved to ` +
           "shipped and marked unconfirmed; prune keeps it until an operator confirms it",
         fields,
       );
     } else if (how.duplicate) {
-      this.log.info("duplicate: collector already has it (same digest); moved to shipped", fields);
+      this.log.info(
+        `duplicate: ${this.noun} already has it (same digest); moved to shipped`,
+        fields,
+      );
     } else {
       this.log.info("shipped", fields);
     }
@@ -201,7 +226,7 @@ export class Tally {
   ): void {
     this.memory.counters.failed_attempts++;
     this.summary.collectorDown = `${
-      PAUSE_TEXT["collector-down"]
+      this.pauseText("collector-down")
     } (${how.error}); probing one episode at a time`;
     this.hostError("collector-down", how.error);
     this.log.warn("upload failed; will retry", {
@@ -220,16 +245,16 @@ export class Tally {
     this.hostError(pause.why, pause.message);
     this.log.error(
       `${
-        PAUSE_TEXT[pause.why]
-      }: uploads paused, nothing quarantined; fix the config or the collector`,
+        this.pauseText(pause.why)
+      }: uploads paused, nothing quarantined; fix the config or the ${this.noun}`,
       { episode: id, status: pause.status, answer: pause.message, receiver },
     );
-    this.queued(id, `${PAUSE_TEXT[pause.why]}: ${pause.message}`, null);
+    this.queued(id, `${this.pauseText(pause.why)}: ${pause.message}`, null);
   }
 
   /** A host failure's last error, for status. */
   hostError(why: PauseWhy, message: string): void {
-    this.memory.lastError = { at: this.now(), message: `${PAUSE_TEXT[why]}: ${message}` };
+    this.memory.lastError = { at: this.now(), message: `${this.pauseText(why)}: ${message}` };
   }
 
   /** A local step failed; it is backed off. */

@@ -57,6 +57,7 @@ export function collectorReceiver(
   });
   return {
     describe: receiver.url,
+    noun: "collector",
     async send(parcel: Parcel, sendOptions: SendOptions = {}): Promise<Answer> {
       const { signal, onProgress } = sendOptions;
       if (signal?.aborted) return { class: "aborted" };

@@ -74,6 +74,12 @@ export interface SendOptions {
 export interface Receiver {
   /** For log lines: `https://collector.wg` or `s3://bucket/prefix at https://rgw:7480`. */
   readonly describe: string;
+  /**
+   * What it is, in words for log lines and summaries ("collector", "object store"): an
+   * operator told "object store refused our credentials" looks at the right machine.
+   * @default {"collector"}
+   */
+  readonly noun?: string;
   /** Sends one parcel and classifies the answer. @throws only on local failures */
   send(parcel: Parcel, options?: SendOptions): Promise<Answer>;
   /**

@@ -8,7 +8,7 @@ const config: CollectorConfig = {
   file: "c.toml",
   host: "127.0.0.1",
   port: 0,
-  storeDir: "/tmp/x",
+  storage: { backend: "disk", storeDir: "/tmp/x" },
   tls: { cert: "", key: "", clientCa: "" },
   anyHost: false,
   maxBodyBytes: 1000,

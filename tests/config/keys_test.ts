@@ -53,6 +53,10 @@ Deno.test("CONFIG_KEYS defaults lie inside their own ranges", async () => {
     "shipper.max_bytes_per_second": config.maxBytesPerSecond,
     "shipper.stop_grace_s": config.stopGraceS,
     "retention.keep_local_for_days": config.keepLocalForDays,
+    // Only a config with a bucket carries them; a collector's config holds none.
+    "receiver.multipart_part_bytes": configKey("receiver.multipart_part_bytes").default as number,
+    "receiver.multipart_threshold_bytes": configKey("receiver.multipart_threshold_bytes")
+      .default as number,
   };
   const ranged = CONFIG_KEYS.filter((k) => k.numberRange).map((k) => k.name);
   assertEquals(ranged.sort(), Object.keys(values).sort());

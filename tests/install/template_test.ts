@@ -82,6 +82,8 @@ Deno.test("lab-host.toml commented-out values load without warnings and equal th
   const uncommented = (await testTemplate(dir.path))
     .split("\n")
     .filter((line) => !line.startsWith("# bearer_token = ")) // exclusive with bearer_token_file
+    // The object-store keys select another receiver: the test below uncomments those.
+    .filter((line) => !OBJECT_STORE_LINE.test(line))
     .map((line) => line.replace(/^# ([a-z_]+ = )/, "$1"))
     .join("\n");
   const file = join(dir.path, "lab-host.toml");
@@ -100,4 +102,28 @@ Deno.test("lab-host.toml commented-out values load without warnings and equal th
   assertEquals(config.maxBytesPerSecond, DEFAULTS.maxBytesPerSecond);
   assertEquals(config.stopGraceS, DEFAULTS.stopGraceS);
   assertEquals(config.keepLocalForDays, DEFAULTS.keepLocalForDays);
+});
+
+/** The template's lines of the object-store keys (docs/object-store.md), commented out. */
+const OBJECT_STORE_LINE =
+  /^# (bucket|key_prefix|region|path_style|access_key_id_file|secret_access_key_file|multipart_part_bytes|multipart_threshold_bytes) = /;
+
+Deno.test("lab-host.toml object-store lines uncommented load an S3 receiver at the defaults", async () => {
+  await using dir = await tempDir();
+  await Deno.writeTextFile(join(dir.path, "s3-access-key-id"), "AKID0001\n");
+  await Deno.writeTextFile(join(dir.path, "s3-secret-access-key"), "s3cr3t\n", { mode: 0o600 });
+  await Deno.chmod(join(dir.path, "s3-secret-access-key"), 0o600);
+  const uncommented = (await testTemplate(dir.path))
+    .split("\n")
+    .map((line) => OBJECT_STORE_LINE.test(line) ? line.slice(2) : line)
+    .join("\n");
+  const file = join(dir.path, "lab-host.toml");
+  await Deno.writeTextFile(file, uncommented, { mode: 0o640 });
+  const env = (name: string) => name === "CREDENTIALS_DIRECTORY" ? dir.path : undefined;
+  const { config, warnings } = await loadConfig(file, { env });
+  assertEquals(warnings, []);
+  assertEquals(config.receiver.s3?.bucket, "episodes");
+  assertEquals(config.receiver.s3?.credentials.accessKeyId, "AKID0001");
+  assertEquals(config.receiver.s3?.partBytes, 16 * 1024 * 1024);
+  assertEquals(config.receiver.s3?.multipartThresholdBytes, 64 * 1024 * 1024);
 });

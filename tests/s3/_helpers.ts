@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Ceph } from "../../devkit/ceph.ts";
+import { type CliResult, runCli } from "../../devkit/cli.ts";
 import type { Compression } from "../../src/protocol/protocol.ts";
 import type { Parcel } from "../../src/upload/receiver.ts";
 import { S3_DEFAULTS, type S3Settings } from "../../src/upload/s3/settings.ts";
@@ -141,4 +142,145 @@ export function parcelOf(
     commit: "0123456789abcdef0123456789abcdef01234567",
     path: file.path,
   };
+}
+
+/** libfaketime, which `scripts/test.sh` installs: the shipper's clock moved without a sleep. */
+export const FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/**
+ * Environment that runs a process with its wall clock `offset` away (`"-20m"`), its monotonic
+ * clock (timers) untouched: a host whose time sync broke, under the binary's own flags.
+ */
+export function skewedClockEnv(offset: string): Record<string, string> {
+  return { LD_PRELOAD: FAKETIME_LIB, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
+}
+
+/** A lab host shipping into a bucket: data root, credentials directory and config. */
+export interface S3Lab extends AsyncDisposable {
+  root: string;
+  dataRoot: string;
+  configPath: string;
+  /** `$CREDENTIALS_DIRECTORY`: `s3-access-key-id` and `s3-secret-access-key`, as systemd makes it. */
+  credentialsDir: string;
+  /** Runs `cis490-ship --once` under the binary's flags with `$CREDENTIALS_DIRECTORY` set. */
+  once(extraEnv?: Record<string, string>): Promise<CliResult>;
+  /** Runs `cis490-ship check --json`; the parsed JSON and the raw run. */
+  check(extraEnv?: Record<string, string>): Promise<{ json: CheckJson; run: CliResult }>;
+  /** The CLI's environment (`CREDENTIALS_DIRECTORY`). */
+  env: Record<string, string>;
+}
+
+/** What `check --json` prints. */
+export interface CheckJson {
+  exit: number;
+  steps: { step: string; verdict: string; class?: string; message: string }[];
+}
+
+/** Options for {@linkcode makeS3Lab}. */
+export interface S3LabSpec {
+  bucket: string;
+  /** @default {"cis490"} */
+  keyPrefix?: string;
+  /** @default {"lab-01"} */
+  hostId?: string;
+  /** @default {the cluster's user} */
+  keys?: { accessKeyId: string; secretAccessKey: string };
+  /** The endpoint. @default {ceph.endpoint} */
+  url?: string;
+  /** More lines for `[receiver]`. */
+  receiver?: string;
+  /** Lines for `[shipper]`. */
+  shipper?: string;
+}
+
+/**
+ * A lab host pointed at a bucket with the three lines an operator writes (url, bucket,
+ * key_prefix) and a credentials directory.
+ */
+export async function makeS3Lab(ceph: Ceph, spec: S3LabSpec): Promise<S3Lab> {
+  const root = await Deno.makeTempDir({ prefix: "cis490-s3lab-" });
+  const dataRoot = join(root, "data");
+  await Deno.mkdir(join(dataRoot, "episodes"), { recursive: true });
+  const credentialsDir = join(root, "credentials");
+  await Deno.mkdir(credentialsDir, { mode: 0o700 });
+  const keys = spec.keys ?? ceph;
+  for (
+    const [name, value] of [
+      ["s3-access-key-id", keys.accessKeyId],
+      ["s3-secret-access-key", keys.secretAccessKey],
+    ]
+  ) {
+    await Deno.writeTextFile(join(credentialsDir, name!), `${value}\n`, { mode: 0o600 });
+    await Deno.chmod(join(credentialsDir, name!), 0o600);
+  }
+  const configPath = join(root, "lab-host.toml");
+  await Deno.writeTextFile(
+    configPath,
+    [
+      `host_id = "${spec.hostId ?? "lab-01"}"`,
+      "[paths]",
+      `data_root = "${dataRoot}"`,
+      "[receiver]",
+      `url = "${spec.url ?? ceph.endpoint}"`,
+      `bucket = "${spec.bucket}"`,
+      `key_prefix = "${spec.keyPrefix ?? "cis490"}"`,
+      spec.receiver ?? "",
+      "[shipper]",
+      "request_timeout_s = 60.0",
+      spec.shipper ?? "",
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  const env = { CREDENTIALS_DIRECTORY: credentialsDir };
+  return {
+    root,
+    dataRoot,
+    configPath,
+    credentialsDir,
+    env,
+    once: (extraEnv = {}) =>
+      runCli(["--once", "--config", configPath], { env: { ...env, ...extraEnv } }),
+    async check(extraEnv = {}) {
+      const run = await runCli(["check", "--json", "--config", configPath], {
+        env: { ...env, ...extraEnv },
+      });
+      let json: CheckJson;
+      try {
+        json = JSON.parse(run.stdout);
+      } catch {
+        throw new Error(
+          `check --json printed no JSON (exit ${run.code}): ${run.stdout}${run.stderr}`,
+        );
+      }
+      return { json, run };
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Keys under `prefix` in `bucket` (ListObjects, read by curl; the first 1000). */
+export async function listKeys(ceph: Ceph, bucket: string, prefix: string): Promise<string[]> {
+  const listed = await curlS3(
+    ceph,
+    "GET",
+    `/${bucket}?max-keys=1000&prefix=${encodeURIComponent(prefix)}`,
+  );
+  const xml = new TextDecoder().decode(listed.body);
+  if (listed.status !== 200) throw new Error(`ListObjects: ${listed.status} ${xml}`);
+  return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!).sort();
+}
+
+/** Multipart uploads left unfinished under `prefix` (ListMultipartUploads, read by curl). */
+export async function listUploads(ceph: Ceph, bucket: string, prefix: string): Promise<string[]> {
+  const listed = await curlS3(
+    ceph,
+    "GET",
+    `/${bucket}?prefix=${encodeURIComponent(prefix)}&uploads=`,
+  );
+  const xml = new TextDecoder().decode(listed.body);
+  if (listed.status !== 200) throw new Error(`ListMultipartUploads: ${listed.status} ${xml}`);
+  return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!).sort();
 }

@@ -43,3 +43,13 @@ Deno.test("judgeS3Probe() with NoSuchKey: key, bucket and clock fine", () => {
   assertEquals(steps.map((s) => s.verdict), ["ok", "ok", "ok"]);
   assertMatch(steps[2]?.message ?? "", /clock is 0 s ahead of the store's \(within a minute\)/);
 });
+
+Deno.test("judgeS3Probe() stopped by a signal: a stopped step naming it, the rest not checked", () => {
+  const steps = judgeS3Probe({ stopped: true, by: "SIGINT" }, SETTINGS);
+  assertEquals(steps.map((s) => [s.verdict, s.class ?? null]), [
+    ["fail", "stopped"],
+    ["skip", null],
+    ["skip", null],
+  ]);
+  assertEquals(steps[0]?.message, "stopped by SIGINT before the store answered");
+});

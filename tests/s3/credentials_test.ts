@@ -71,3 +71,25 @@ Deno.test("readS3Credentials() says what is wrong, never the secret", async () =
     assert(!spaced.message.includes(SECRET));
   });
 });
+
+Deno.test("readS3Credentials() reads only a regular file of at most 4 KiB", async () => {
+  await withDir(async (dir) => {
+    await Deno.writeTextFile(join(dir, S3_CREDENTIAL_FILES.accessKeyId), "AKID0001");
+    // A secret file that is something else: a pasted key bundle, a device.
+    await Deno.writeTextFile(join(dir, "big"), "k".repeat(5000));
+    const big = await assertRejects(() =>
+      readS3Credentials(
+        { accessKeyId: S3_CREDENTIAL_FILES.accessKeyId, secretAccessKey: "big" },
+        { credentialsDirectory: dir },
+      )
+    );
+    assertMatch(big.message, /^Cannot read the secret from ".*big": larger than 4096 bytes$/);
+    const device = await assertRejects(() =>
+      readS3Credentials(
+        { accessKeyId: S3_CREDENTIAL_FILES.accessKeyId, secretAccessKey: "/dev/zero" },
+        { credentialsDirectory: dir },
+      )
+    );
+    assertMatch(device.message, /^Cannot read the secret from "\/dev\/zero": not a regular file$/);
+  });
+});

@@ -28,7 +28,9 @@ export const CHECK_OBJECT = ".cis490-check";
 /** What the probe got: an answer (and when it was signed), or why none came. */
 export type S3Probe =
   | { response: S3Response; sentAt: number }
-  | { error: string };
+  | { error: string }
+  /** A signal ended the probe (SIGINT, SIGTERM); `by` names it when known. */
+  | { stopped: true; by?: string };
 
 const STEP = {
   credentials: "object store credentials",
@@ -42,6 +44,14 @@ export function judgeS3Probe(
   settings: Pick<S3Settings, "bucket" | "endpoint" | "prefix">,
 ): CheckStep[] {
   const where = `bucket "${settings.bucket}" at ${settings.endpoint}`;
+  if ("stopped" in probe) {
+    const message = `stopped by ${probe.by ?? "a signal"} before the store answered`;
+    return [
+      { step: STEP.credentials, verdict: "fail", class: "stopped", message },
+      { step: STEP.bucket, verdict: "skip", message: "not checked: stopped" },
+      { step: STEP.clock, verdict: "skip", message: "not checked: stopped" },
+    ];
+  }
   if ("error" in probe) {
     const message = `${settings.endpoint} is not reachable: ${probe.error}`;
     return [
@@ -164,6 +174,8 @@ function judgeClock(skew: number | null, code: string | null): CheckStep {
 export interface CheckS3Options {
   /** The signing clock. @default {Date.now} */
   now?: () => number;
+  /** Ends the probe at once (SIGINT, SIGTERM): a "stopped" step. @default {none} */
+  signal?: AbortSignal;
 }
 
 /**
@@ -184,10 +196,22 @@ export async function checkS3(
   });
   const key = [settings.prefix, hostId, CHECK_OBJECT].filter((s) => s !== "").join("/");
   try {
-    const answer = await client.send({ method: "GET", key, headers: { range: "bytes=0-0" } });
+    const answer = await client.send({
+      method: "GET",
+      key,
+      headers: { range: "bytes=0-0" },
+      ...(options.signal && { signal: options.signal }),
+    });
     return judgeS3Probe({ response: answer, sentAt: answer.sentAt }, settings);
   } catch (error) {
     if (!(error instanceof UploadError)) throw error;
+    if (options.signal?.aborted) {
+      const reason = options.signal.reason;
+      return judgeS3Probe(
+        { stopped: true, ...(reason instanceof Error && { by: reason.message }) },
+        settings,
+      );
+    }
     return judgeS3Probe({ error: error.message }, settings);
   } finally {
     client.close();

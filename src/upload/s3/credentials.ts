@@ -4,6 +4,7 @@
  * log line or an error message; only the file names do.
  */
 import { isAbsolute, join } from "node:path";
+import { readBoundedText, ReadProblem } from "../../config/read_bounded.ts";
 
 /** The two halves of an S3 key. */
 export interface S3Credentials {
@@ -30,13 +31,31 @@ export interface S3CredentialsRead {
   warnings: string[];
 }
 
+/** Which file a problem is about. */
+export type S3CredentialFile = keyof S3Credentials;
+
+/** Every problem with the two files (the message is the first's), never their contents. */
+export class S3CredentialsError extends Error {
+  constructor(readonly problems: readonly { file: S3CredentialFile; message: string }[]) {
+    super(problems[0]?.message ?? "Cannot read the S3 credentials");
+    this.name = "S3CredentialsError";
+  }
+}
+
+/** The most a credential file may hold: far beyond any key (AWS's secrets are 40 characters). */
+export const MAX_CREDENTIAL_FILE_BYTES = 4096;
+
 /** Access key ids are printable ASCII without spaces (AWS: 16–128 of A-Z0-9; RGW: any such). */
 const ACCESS_KEY_ID = /^[\x21-\x7e]{1,128}$/;
 
+/** `${CREDENTIALS_DIRECTORY}` or `$CREDENTIALS_DIRECTORY` in a configured name. */
+const DIR_VARIABLE = /\$\{?CREDENTIALS_DIRECTORY\}?/g;
+
 /**
- * Reads the access key id and secret from their files. A relative name is looked up in the
- * credentials directory. Trailing newlines and spaces are ignored; anything else is refused.
- * @throws {Error} naming the file and what is wrong, never the contents
+ * Reads the access key id and secret from their files. A relative name, or one starting with
+ * `${CREDENTIALS_DIRECTORY}`, is looked up in the credentials directory. Only a regular file of at
+ * most 4 KiB is read. Trailing newlines and spaces are ignored; anything else is refused.
+ * @throws {S3CredentialsError} naming each file and what is wrong, never the contents
  * @example
  * ```ts
  * const { credentials } = await readS3Credentials(S3_CREDENTIAL_FILES);
@@ -50,33 +69,51 @@ export async function readS3Credentials(
     ? options.credentialsDirectory
     : Deno.env.get("CREDENTIALS_DIRECTORY");
   const warnings: string[] = [];
-  const accessKeyId = await readOne(files.accessKeyId, dir, "access key id", warnings, false);
-  if (!ACCESS_KEY_ID.test(accessKeyId)) {
-    throw new Error(
-      `Cannot use the access key id in "${resolve(files.accessKeyId, dir)}": ` +
-        "it must be one line of printable characters without spaces",
-    );
-  }
-  const secretAccessKey = await readOne(files.secretAccessKey, dir, "secret", warnings, true);
-  // deno-lint-ignore no-control-regex -- a control character in a secret is a broken file
-  if (/[\s\x00-\x1f\x7f]/.test(secretAccessKey)) {
-    throw new Error(
-      `Cannot use the secret in "${resolve(files.secretAccessKey, dir)}": ` +
-        "it must be one line without spaces",
-    );
-  }
+  const problems: { file: S3CredentialFile; message: string }[] = [];
+  const attempt = async (file: S3CredentialFile, read: () => Promise<string>) => {
+    try {
+      return await read();
+    } catch (error) {
+      problems.push({ file, message: (error as Error).message });
+      return "";
+    }
+  };
+  const accessKeyId = await attempt("accessKeyId", async () => {
+    const value = await readOne(files.accessKeyId, dir, "access key id", warnings, false);
+    if (!ACCESS_KEY_ID.test(value)) {
+      throw new Error(
+        `Cannot use the access key id in "${resolve(files.accessKeyId, dir)}": ` +
+          "it must be one line of printable characters without spaces",
+      );
+    }
+    return value;
+  });
+  const secretAccessKey = await attempt("secretAccessKey", async () => {
+    const value = await readOne(files.secretAccessKey, dir, "secret", warnings, true);
+    // deno-lint-ignore no-control-regex -- a control character in a secret is a broken file
+    if (/[\s\x00-\x1f\x7f]/.test(value)) {
+      throw new Error(
+        `Cannot use the secret in "${resolve(files.secretAccessKey, dir)}": ` +
+          "it must be one line without spaces",
+      );
+    }
+    return value;
+  });
+  if (problems.length > 0) throw new S3CredentialsError(problems);
   return { credentials: { accessKeyId, secretAccessKey }, warnings };
 }
 
 function resolve(name: string, dir: string | undefined): string {
-  if (isAbsolute(name)) return name;
+  const named = DIR_VARIABLE.test(name);
+  DIR_VARIABLE.lastIndex = 0;
+  if (!named && isAbsolute(name)) return name;
   if (!dir) {
     throw new Error(
       `Cannot find "${name}": a relative name is looked up in $CREDENTIALS_DIRECTORY, ` +
         "which is not set (give an absolute path, or LoadCredential= in the unit)",
     );
   }
-  return join(dir, name);
+  return named ? name.replace(DIR_VARIABLE, dir) : join(dir, name);
 }
 
 async function readOne(
@@ -89,16 +126,10 @@ async function readOne(
   const path = resolve(name, dir);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = await readBoundedText(path, { limit: MAX_CREDENTIAL_FILE_BYTES });
   } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "file not found"
-      : error instanceof Deno.errors.PermissionDenied
-      ? "permission denied"
-      : error instanceof Error
-      ? error.message
-      : String(error);
-    throw new Error(`Cannot read the ${what} from "${path}": ${why}`);
+    if (!(error instanceof ReadProblem)) throw error;
+    throw new Error(`Cannot read the ${what} from "${path}": ${error.reason}`);
   }
   const value = text.replace(/[\r\n \t]+$/, "");
   if (value === "") throw new Error(`Cannot use the ${what} in "${path}": the file is empty`);

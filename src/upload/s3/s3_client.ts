@@ -9,7 +9,7 @@ import { createReceiverAgent, type ReceiverAgent } from "../agent.ts";
 import { put, type PutResponse } from "../put.ts";
 import type { Throttle } from "../throttle.ts";
 import { xmlEscape, xmlValue } from "./_xml.ts";
-import type { S3Settings } from "./settings.ts";
+import { describeS3, type S3Settings } from "./settings.ts";
 import { EMPTY_SHA256_HEX, signRequest } from "./sign.ts";
 
 /** One request, before signing. */
@@ -77,10 +77,7 @@ export class S3Client {
 
   constructor(settings: S3Settings, options: S3ClientOptions = {}) {
     this.settings = settings;
-    const where = settings.prefix === ""
-      ? settings.bucket
-      : `${settings.bucket}/${settings.prefix}`;
-    this.describe = `s3://${where} at ${settings.endpoint}`;
+    this.describe = describeS3(settings);
     this.#agent = options.agent ?? createReceiverAgent({
       tls: settings.tls,
       verifyTls: settings.verifyTls,

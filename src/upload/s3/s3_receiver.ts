@@ -48,6 +48,7 @@ export interface S3ReceiverOptions {
  */
 export class S3Receiver implements Receiver {
   readonly describe: string;
+  readonly noun = "object store";
   readonly #client: S3Client;
   readonly #settings: S3Settings;
   readonly #version: string;

@@ -3,7 +3,7 @@
  * value. The config loader fills it from the `[receiver]` table (docs/object-store.md lists the
  * keys); this module only says what is valid, so the loader and the tests share one rule.
  */
-import type { TlsMaterial } from "../../config/config.ts";
+import type { Config, TlsMaterial } from "../../config/config.ts";
 import type { S3Credentials } from "./credentials.ts";
 
 /** A mebibyte. */
@@ -63,41 +63,59 @@ const BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** Prefix segments: the characters of host and episode ids, so no key ever needs escaping. */
 const PREFIX_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/** Region names as AWS, RGW and MinIO spell them. */
+const REGION_PATTERN = /^[a-z0-9-]{1,64}$/;
+
+/** Why `bucket` is not a bucket name, or null. Pure: the config key and the settings share it. */
+export function bucketProblem(bucket: string): string | null {
+  return BUCKET_PATTERN.test(bucket) && !bucket.includes("..")
+    ? null
+    : `"${bucket}" is not a valid bucket name (3–63 of a-z 0-9 . -)`;
+}
+
+/** Why `prefix` is not a key prefix, or null. Pure. */
+export function prefixProblem(prefix: string): string | null {
+  return prefix === "" || prefix.split("/").every((s) => PREFIX_SEGMENT.test(s))
+    ? null
+    : `"${prefix}" must be segments of A-Z a-z 0-9 . _ - joined by "/", ` +
+      `without a leading or trailing "/"`;
+}
+
+/** Why `region` is not a region name, or null. Pure. */
+export function regionProblem(region: string): string | null {
+  return REGION_PATTERN.test(region) ? null : `"${region}" is not a region name (a-z 0-9 -)`;
+}
+
+/** Why `endpoint` is not a store's base URL (scheme, host, port), or null. Pure. */
+export function endpointProblem(endpoint: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return `"${endpoint}" is not a URL`;
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    return `"${endpoint}" must start with https:// or http://`;
+  }
+  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
+    return `"${endpoint}" must be scheme, host and port only (the bucket is set apart)`;
+  }
+  return null;
+}
+
 /**
  * What is wrong with `settings`, one line per problem, naming the setting; empty when valid.
  * Pure: the loader turns each line into its config error.
  */
 export function s3SettingsProblems(settings: S3Settings): string[] {
   const problems: string[] = [];
-  let url: URL | null = null;
-  try {
-    url = new URL(settings.endpoint);
-  } catch {
-    problems.push(`endpoint: "${settings.endpoint}" is not a URL`);
-  }
-  if (url) {
-    if (url.protocol !== "https:" && url.protocol !== "http:") {
-      problems.push(`endpoint: "${settings.endpoint}" must start with https:// or http://`);
-    } else if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
-      problems.push(
-        `endpoint: "${settings.endpoint}" must be scheme, host and port only (the bucket is set apart)`,
-      );
-    }
-  }
-  if (!BUCKET_PATTERN.test(settings.bucket) || settings.bucket.includes("..")) {
-    problems.push(
-      `bucket: "${settings.bucket}" is not a valid bucket name (3–63 of a-z 0-9 . -)`,
-    );
-  }
-  if (settings.prefix !== "" && !settings.prefix.split("/").every((s) => PREFIX_SEGMENT.test(s))) {
-    problems.push(
-      `prefix: "${settings.prefix}" must be segments of A-Z a-z 0-9 . _ - joined by "/", ` +
-        `without a leading or trailing "/"`,
-    );
-  }
-  if (!/^[a-z0-9-]{1,64}$/.test(settings.region)) {
-    problems.push(`region: "${settings.region}" is not a region name`);
-  }
+  const each: [string, string | null][] = [
+    ["endpoint", endpointProblem(settings.endpoint)],
+    ["bucket", bucketProblem(settings.bucket)],
+    ["prefix", prefixProblem(settings.prefix)],
+    ["region", regionProblem(settings.region)],
+  ];
+  for (const [name, problem] of each) if (problem) problems.push(`${name}: ${problem}`);
   if (
     !Number.isInteger(settings.partBytes) || settings.partBytes < MIN_PART_BYTES ||
     settings.partBytes > MAX_PART_BYTES
@@ -117,4 +135,35 @@ export function s3SettingsProblems(settings: S3Settings): string[] {
     );
   }
   return problems;
+}
+
+/**
+ * The bucket a loaded config names, as settings, or null when its receiver is a collector:
+ * `receiver.url` is the endpoint, and the client certificate, CA and timeout apply as to a
+ * collector.
+ */
+export function s3SettingsOf(
+  config: Pick<Config, "receiver" | "tls" | "requestTimeoutS">,
+): S3Settings | null {
+  const s3 = config.receiver.s3;
+  if (!s3) return null;
+  return {
+    endpoint: config.receiver.url,
+    bucket: s3.bucket,
+    prefix: s3.keyPrefix,
+    region: s3.region,
+    pathStyle: s3.pathStyle,
+    credentials: s3.credentials,
+    tls: config.tls,
+    verifyTls: config.receiver.verifyTls,
+    partBytes: s3.partBytes,
+    multipartThresholdBytes: s3.multipartThresholdBytes,
+    requestTimeoutMs: config.requestTimeoutS * 1000,
+  };
+}
+
+/** `s3://bucket/prefix at https://rgw:7480`: where a bucket is, for log lines and `check`. */
+export function describeS3(settings: Pick<S3Settings, "bucket" | "prefix" | "endpoint">): string {
+  const where = settings.prefix === "" ? settings.bucket : `${settings.bucket}/${settings.prefix}`;
+  return `s3://${where} at ${settings.endpoint}`;
 }
