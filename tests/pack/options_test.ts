@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { walkEpisode } from "../../src/episodes/walk.ts";
-import { packEpisode, worthDeflating } from "../../src/pack/pack.ts";
+import { packEpisode } from "../../src/pack/pack.ts";
+import { compressible } from "../../src/pack/compressible.ts";
 import { describeError } from "../../src/log/log.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
 
@@ -42,7 +43,7 @@ async function mixedEpisode(root: string): Promise<string> {
   return dir;
 }
 
-Deno.test("worthDeflating() deflates text and stores random or already-compressed bytes", () => {
+Deno.test("compressible() deflates text and stores random or already-compressed bytes", () => {
   const text = new TextEncoder().encode("time,value\n1,2\n".repeat(4000));
   const cases: [string, Uint8Array, boolean][] = [
     ["text", text, true],
@@ -51,7 +52,7 @@ Deno.test("worthDeflating() deflates text and stores random or already-compresse
     ["gzip output", gzipSync(random(65536)), false],
   ];
   for (const [name, sample, expected] of cases) {
-    assertEquals(worthDeflating(sample), expected, name);
+    assertEquals(compressible(sample), expected, name);
   }
 });
 

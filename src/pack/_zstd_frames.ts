@@ -1,0 +1,148 @@
+/**
+ * zstd output as one frame per {@linkcode SEGMENT} of tar bytes, made on the main thread or, for
+ * segments that compress, in the shared Worker (see _zstd_workers.ts), and written in order.
+ *
+ * Where a frame is made never changes its bytes (the same function and parameters on both
+ * threads), and the frame boundaries depend on the tar stream alone: the output is deterministic.
+ * Random data stays on the main thread: zstd stores it as raw blocks about as fast as the bytes
+ * could be sent to a Worker, and the Worker's memory is not paid for nothing.
+ */
+import { compressible } from "./compressible.ts";
+import type { TarballFile } from "./_tarball_file.ts";
+import { frameBound, giveZlib, type SyncZlib, takeZlib } from "./_zlib_sync.ts";
+import { type FrameResult, frameWorker, useFrameWorker } from "./_zstd_workers.ts";
+
+/** Tar bytes per zstd frame (chosen by measurement: docs/packing.md). */
+export const SEGMENT = 2 * 1024 * 1024;
+/** Bytes of the middle of a segment that decide whether it goes to the Worker. */
+const SAMPLE = 64 * 1024;
+/** Compressible segments a pack makes on the main thread before it starts the Worker. */
+const BEFORE_WORKER = 2;
+
+/** A frame made or being made, to be written in order. */
+interface Pending {
+  frame: Promise<Uint8Array>;
+  /** Called once the frame is on disk: its buffers may be reused. */
+  release: () => void;
+  settled: boolean;
+}
+
+/** Buffers of one Worker job: away (null) while the Worker holds them. */
+interface WorkerSlot {
+  input: ArrayBuffer | null;
+  output: ArrayBuffer | null;
+  free: boolean;
+}
+
+/** Options for {@linkcode ZstdFrames}. */
+export interface ZstdFramesOptions {
+  /** Whether compressible segments may go to a Worker. @default {true} */
+  workers?: boolean;
+}
+
+/** The zstd encoder the packer fills segment by segment. */
+export class ZstdFrames {
+  /** The segment the packer fills next (a different buffer after each flush, possibly). */
+  buffer: Uint8Array = new Uint8Array(SEGMENT);
+  readonly #file: TarballFile;
+  readonly #level: number;
+  readonly #z: SyncZlib;
+  readonly #main: { output: Uint8Array; free: boolean }[];
+  readonly #slots: WorkerSlot[] = [];
+  readonly #pending: Pending[] = [];
+  readonly #workers: boolean;
+  #compressibleSeen = 0;
+  #releaseWorker: (() => void) | null = null;
+
+  constructor(file: TarballFile, level: number, options: ZstdFramesOptions = {}) {
+    this.#file = file;
+    this.#level = level;
+    this.#z = takeZlib("zstd", level);
+    this.#workers = options.workers ?? true;
+    const bound = frameBound(SEGMENT);
+    this.#main = [0, 1].map(() => ({ output: new Uint8Array(bound), free: true }));
+  }
+
+  /** Frames `buffer[0, used)`; afterwards the packer fills {@linkcode buffer} from 0. */
+  async flush(used: number): Promise<void> {
+    if (used === 0) return;
+    const worker = this.#workerFor(this.buffer.subarray(0, used));
+    const slot = worker ? this.#slots.find((s) => s.free) : undefined;
+    if (worker && slot?.input && slot.output) {
+      slot.free = false;
+      const input = this.buffer.buffer as ArrayBuffer;
+      this.buffer = new Uint8Array(slot.input);
+      const job = worker.frame(this.#level, input, used, slot.output);
+      slot.input = slot.output = null;
+      this.#push(
+        job.then((r: FrameResult) => {
+          slot.input = r.input;
+          slot.output = r.output;
+          return new Uint8Array(r.output, 0, r.size);
+        }),
+        () => slot.free = true,
+      );
+    } else {
+      let main = this.#main.find((m) => m.free);
+      while (!main) {
+        await this.#writeHead();
+        main = this.#main.find((m) => m.free);
+      }
+      const m = main;
+      m.free = false;
+      const size = this.#z.frame(this.buffer.subarray(0, used), m.output);
+      this.#push(Promise.resolve(m.output.subarray(0, size)), () => m.free = true);
+    }
+    while (this.#pending[0]?.settled) await this.#writeHead();
+  }
+
+  /** Writes every frame still pending. */
+  async end(): Promise<void> {
+    while (this.#pending.length > 0) await this.#writeHead();
+    await this.#file.drain();
+  }
+
+  /** Gives the compressor back (or closes it after a failure) and lets the Worker go. */
+  close(ok: boolean): void {
+    this.#releaseWorker?.();
+    this.#releaseWorker = null;
+    // Frames are complete units: the compressor is reusable unless a frame failed inside it.
+    if (ok) giveZlib(this.#z);
+    else this.#z.close();
+  }
+
+  /** The Worker for a segment that compresses, once this pack has seen enough of them. */
+  #workerFor(segment: Uint8Array) {
+    if (!this.#workers) return null;
+    const middle = Math.max(0, (segment.length >> 1) - SAMPLE / 2);
+    if (!compressible(segment.subarray(middle, middle + SAMPLE), { level: this.#level })) {
+      return null;
+    }
+    if (++this.#compressibleSeen < BEFORE_WORKER) return null;
+    if (!this.#releaseWorker) {
+      this.#releaseWorker = useFrameWorker();
+      for (let i = 0; i < 2; i++) {
+        const bound = frameBound(SEGMENT);
+        this.#slots.push({
+          input: new ArrayBuffer(SEGMENT),
+          output: new ArrayBuffer(bound),
+          free: true,
+        });
+      }
+    }
+    const worker = frameWorker();
+    return worker?.ready ? worker : null;
+  }
+
+  #push(frame: Promise<Uint8Array>, release: () => void): void {
+    const pending: Pending = { frame, release, settled: false };
+    frame.then(() => pending.settled = true, () => pending.settled = true);
+    this.#pending.push(pending);
+  }
+
+  async #writeHead(): Promise<void> {
+    const head = this.#pending.shift();
+    if (!head) return await this.#file.drain();
+    await this.#file.write(await head.frame, head.release);
+  }
+}
