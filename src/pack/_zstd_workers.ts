@@ -115,6 +115,7 @@ class FrameWorker {
       if (reply.error !== undefined || reply.size === undefined) {
         waiter?.reject(new Error(`Cannot compress a zstd frame: ${reply.error}`));
       } else {
+        framesMade++;
         waiter?.resolve({ input: reply.input, output: reply.output, size: reply.size });
       }
     };
@@ -157,6 +158,13 @@ class FrameWorker {
 }
 
 let url: string | undefined;
+let framesMade = 0;
+
+/** Frames the Worker has made in this process (tests show with it that the Worker ran). */
+export function workerFrames(): number {
+  return framesMade;
+}
+
 let shared: FrameWorker | null = null;
 /** Set when `new Worker` itself threw: this process makes every frame on the main thread. */
 let unavailable = false;

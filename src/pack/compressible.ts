@@ -42,7 +42,8 @@ export function byteEntropy(bytes: Uint8Array): number {
     const c = counts[s]!;
     if (c !== 0) sum += c * Math.log2(c);
   }
-  return Math.log2(n) - sum / n;
+  // Rounding can leave -1e-15 for a single symbol.
+  return Math.max(0, Math.log2(n) - sum / n);
 }
 
 /**
