@@ -13,6 +13,8 @@ command -v curl >/dev/null || missing+=(curl)
 command -v tar >/dev/null || missing+=(tar)
 command -v gzip >/dev/null || missing+=(gzip)
 command -v zstd >/dev/null || missing+=(zstd)
+# strace: a pack test shows that `sync: false` leaves every fsync of the tarball to the caller.
+command -v strace >/dev/null || missing+=(strace)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v systemd-analyze >/dev/null || missing+=(systemd)

@@ -5,9 +5,9 @@
  * group names, PAX headers for long names and out-of-range times, and compression decisions that
  * depend on the bytes alone. gzip is adaptive: one gzip stream, but a file whose first 64 KiB do
  * not compress (entropy first, see compressible.ts) is stored (zlib level 0) rather than deflated.
- * zstd is one frame per 2 MiB of tar, made in a Worker where the bytes compress.
+ * zstd is one frame per 1 MiB of tar, made in a Worker where the bytes compress.
  *
- * Memory stays flat and nothing is garbage per chunk: the packer fills reused buffers, the
+ * Memory stays flat and nothing is garbage per chunk: the packer fills reused 1 MiB buffers, the
  * compressors run synchronously into reused output buffers (_zlib_sync.ts), and one write is in
  * flight while the next chunk is read, compressed and hashed (_tarball_file.ts). Every file and
  * directory is opened without following symlinks and checked to be the one the walk saw.
@@ -360,7 +360,10 @@ export async function packEpisode(
     encoder = compression === "gzip"
       ? new GzipEncoder(file, level!)
       : compression === "zstd"
-      ? new ZstdFrames(file, level!, { workers: options.workers ?? true })
+      ? new ZstdFrames(file, level!, {
+        workers: options.workers ?? true,
+        totalBytes: tree.totalBytes,
+      })
       : new PlainEncoder(file);
     const adaptive = compression === "gzip" ? level : null;
     await writeArchive(new Packer(encoder, options), episodeDir, episodeId, tree, adaptive);

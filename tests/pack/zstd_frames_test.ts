@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { packEpisode } from "../../src/pack/pack.ts";
 import { workerFrames } from "../../src/pack/_zstd_workers.ts";
-import { SEGMENT } from "../../src/pack/_zstd_frames.ts";
+import { SEGMENT, WORKER_MIN_BYTES } from "../../src/pack/_zstd_frames.ts";
 import { PERMISSION_FLAGS } from "../../src/permissions.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
 
@@ -15,14 +15,14 @@ async function run(cmd: string, args: string[]): Promise<string> {
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
-/** Compressible text for many segments, a random file between, and small files after. */
+/** Compressible text for many segments (enough for the Worker), a random file between. */
 async function textEpisode(root: string): Promise<string> {
   const dir = join(root, "ep-text");
   await Deno.mkdir(join(dir, "logs"), { recursive: true });
   const lines = (from: number) =>
-    Array.from({ length: 200_000 }, (_, i) => `${from + i},${Math.sin(from + i).toFixed(6)}\n`)
+    Array.from({ length: 250_000 }, (_, i) => `${from + i},${Math.sin(from + i).toFixed(6)}\n`)
       .join("");
-  for (let f = 0; f < 3; f++) await Deno.writeTextFile(join(dir, "logs", `${f}.csv`), lines(f));
+  for (let f = 0; f < 5; f++) await Deno.writeTextFile(join(dir, "logs", `${f}.csv`), lines(f));
   await run("bash", ["-c", `head -c 3000000 /dev/urandom > '${join(dir, "logs", "1b.bin")}'`]);
   await Deno.writeTextFile(join(dir, "meta.json"), "{}");
   return dir;
@@ -32,7 +32,7 @@ Deno.test("packEpisode() zstd gives the same frames with or without the Worker, 
   await using tmp = await tempDir();
   const dir = await textEpisode(tmp.path);
   const tree = walkEpisode(dir);
-  assert(tree.totalBytes > 4 * SEGMENT, `${tree.totalBytes} B: too few segments`);
+  assert(tree.totalBytes > WORKER_MIN_BYTES + 4 * SEGMENT, `${tree.totalBytes} B: too small`);
   const before = workerFrames();
   const withWorker = join(tmp.path, "w.tar.zst"), without = join(tmp.path, "m.tar.zst");
   const a = await packEpisode(dir, "ep-text", tree, withWorker, { compression: "zstd" });
