@@ -99,7 +99,7 @@ export class ZstdFrames {
       const m = main;
       m.free = false;
       const size = this.#z.frame(this.buffer.subarray(0, used), m.output);
-      this.#push(Promise.resolve(m.output.subarray(0, size)), () => m.free = true);
+      this.#push(Promise.resolve(m.output.subarray(0, size)), () => m.free = true, true);
     }
     while (this.#pending[0]?.settled) await this.#writeHead();
   }
@@ -141,8 +141,9 @@ export class ZstdFrames {
     return worker?.ready ? worker : null;
   }
 
-  #push(frame: Promise<Uint8Array>, release: () => void): void {
-    const pending: Pending = { frame, release, settled: false };
+  /** Queues a frame for writing in order; `settled`: it is made already (main thread). */
+  #push(frame: Promise<Uint8Array>, release: () => void, settled = false): void {
+    const pending: Pending = { frame, release, settled };
     frame.then(() => pending.settled = true, () => pending.settled = true);
     this.#pending.push(pending);
   }
