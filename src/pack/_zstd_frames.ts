@@ -21,8 +21,9 @@ export const SEGMENT = 1024 * 1024;
 /** Bytes of the middle of a segment that decide whether it goes to the Worker. */
 const SAMPLE = 64 * 1024;
 /**
- * Episodes smaller than this never use the Worker: starting one costs ~60–100 ms of CPU and
- * 12–18 MB, about what framing 8 MiB of text at level 3 costs on the main thread.
+ * The Worker is started only while at least this much of the episode is still to be packed:
+ * starting one costs ~60–100 ms of CPU and 12–18 MB, about what framing 8 MiB of text at level 3
+ * costs on the main thread. Smaller episodes, and the tail of any, never start one.
  */
 export const WORKER_MIN_BYTES = 16 * 1024 * 1024;
 
@@ -45,7 +46,7 @@ interface WorkerSlot {
 export interface ZstdFramesOptions {
   /** Whether compressible segments may go to a Worker. @default {true} */
   workers?: boolean;
-  /** File bytes the episode holds: below {@linkcode WORKER_MIN_BYTES}, no Worker. @default {0} */
+  /** File bytes the episode holds (see {@linkcode WORKER_MIN_BYTES}). @default {0} */
   totalBytes?: number;
 }
 
@@ -60,13 +61,16 @@ export class ZstdFrames {
   readonly #slots: WorkerSlot[] = [];
   readonly #pending: Pending[] = [];
   readonly #workers: boolean;
+  /** File bytes not yet framed (tar headers counted too: an estimate that only errs low). */
+  #left: number;
   #releaseWorker: (() => void) | null = null;
 
   constructor(file: TarballFile, level: number, options: ZstdFramesOptions = {}) {
     this.#file = file;
     this.#level = level;
     this.#z = takeZlib("zstd", level);
-    this.#workers = (options.workers ?? true) && (options.totalBytes ?? 0) >= WORKER_MIN_BYTES;
+    this.#workers = options.workers ?? true;
+    this.#left = options.totalBytes ?? 0;
     const bound = frameBound(SEGMENT);
     this.#main = [0, 1].map(() => ({ output: new Uint8Array(bound), free: true }));
   }
@@ -74,7 +78,9 @@ export class ZstdFrames {
   /** Frames `buffer[0, used)`; afterwards the packer fills {@linkcode buffer} from 0. */
   async flush(used: number): Promise<void> {
     if (used === 0) return;
-    const worker = this.#workerFor(this.buffer.subarray(0, used));
+    this.#left -= used;
+    // A partial segment is the archive's last: never worth a Worker.
+    const worker = used === SEGMENT ? this.#workerFor(this.buffer) : null;
     const slot = worker ? this.#slots.find((s) => s.free) : undefined;
     if (worker && slot?.input && slot.output) {
       slot.free = false;
@@ -119,9 +125,10 @@ export class ZstdFrames {
     else this.#z.close();
   }
 
-  /** The Worker for a segment that compresses, once this pack has seen enough of them. */
+  /** The Worker for a full segment that compresses, once started or while enough is left. */
   #workerFor(segment: Uint8Array) {
     if (!this.#workers) return null;
+    if (!this.#releaseWorker && this.#left < WORKER_MIN_BYTES) return null;
     const middle = Math.max(0, (segment.length >> 1) - SAMPLE / 2);
     if (!compressible(segment.subarray(middle, middle + SAMPLE), { level: this.#level })) {
       return null;

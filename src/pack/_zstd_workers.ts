@@ -3,9 +3,9 @@
  *
  * Deno 2.9.6 throws on `ZSTD_c_nbWorkers`, so zstd's own threads are not available; a frame per
  * segment is (frames concatenate into one valid `.zst`, and `zstd -t`/`-d` read them). A Worker
- * costs ~12–18 MB of resident memory, so one is started only when a pack of at least 16 MiB meets
- * a compressible segment (a backlog of small episodes never starts one), and it is stopped when no
- * pack uses it any more (an idle Worker would also keep `--once` from exiting).
+ * costs ~12–18 MB of resident memory, so one is started only at a compressible segment with at
+ * least 16 MiB of the episode still to pack (a backlog of small episodes never starts one), and it
+ * is stopped when no pack uses it any more (an idle Worker would also keep `--once` from exiting).
  *
  * The Worker's code is a Blob built from this module's functions: nothing to `--include` in the
  * compiled binary, and it inherits the binary's permissions (it needs none: it only computes).
