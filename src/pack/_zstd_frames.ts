@@ -18,6 +18,14 @@ import { type FrameResult, frameWorker, useFrameWorker } from "./_zstd_workers.t
  * sizes its tables to a frame whose size it knows), and they halve the buffers of 2 MiB frames.
  */
 export const SEGMENT = 1024 * 1024;
+/**
+ * Output buffers for frames made on the main thread, allocated as needed: two suffice when every
+ * frame is made here (one written, one filled); with the Worker busy, the main thread goes on
+ * framing into the others instead of waiting for the Worker's frame at the head of the queue.
+ */
+const MAIN_OUTPUTS = 4;
+/** Jobs (and buffer pairs) the Worker may hold at once for one pack. */
+const WORKER_SLOTS = 3;
 /** Bytes of the middle of a segment that decide whether it goes to the Worker. */
 const SAMPLE = 64 * 1024;
 /**
@@ -57,7 +65,7 @@ export class ZstdFrames {
   readonly #file: TarballFile;
   readonly #level: number;
   readonly #z: SyncZlib;
-  readonly #main: { output: Uint8Array; free: boolean }[];
+  readonly #main: { output: Uint8Array; free: boolean }[] = [];
   readonly #slots: WorkerSlot[] = [];
   readonly #pending: Pending[] = [];
   readonly #workers: boolean;
@@ -71,8 +79,15 @@ export class ZstdFrames {
     this.#z = takeZlib("zstd", level);
     this.#workers = options.workers ?? true;
     this.#left = options.totalBytes ?? 0;
-    const bound = frameBound(SEGMENT);
-    this.#main = [0, 1].map(() => ({ output: new Uint8Array(bound), free: true }));
+  }
+
+  /** A free main-thread output buffer, a new one while fewer than the maximum exist, or null. */
+  #freeMain(): { output: Uint8Array; free: boolean } | null {
+    const free = this.#main.find((m) => m.free);
+    if (free || this.#main.length >= MAIN_OUTPUTS) return free ?? null;
+    const made = { output: new Uint8Array(frameBound(SEGMENT)), free: true };
+    this.#main.push(made);
+    return made;
   }
 
   /** Frames `buffer[0, used)`; afterwards the packer fills {@linkcode buffer} from 0. */
@@ -97,10 +112,10 @@ export class ZstdFrames {
         () => slot.free = true,
       );
     } else {
-      let main = this.#main.find((m) => m.free);
+      let main = this.#freeMain();
       while (!main) {
         await this.#writeHead();
-        main = this.#main.find((m) => m.free);
+        main = this.#freeMain();
       }
       const m = main;
       m.free = false;
@@ -135,7 +150,7 @@ export class ZstdFrames {
     }
     if (!this.#releaseWorker) {
       this.#releaseWorker = useFrameWorker();
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < WORKER_SLOTS; i++) {
         const bound = frameBound(SEGMENT);
         this.#slots.push({
           input: new ArrayBuffer(SEGMENT),
@@ -144,8 +159,7 @@ export class ZstdFrames {
         });
       }
     }
-    const worker = frameWorker();
-    return worker?.ready ? worker : null;
+    return frameWorker();
   }
 
   /** Queues a frame for writing in order; `settled`: it is made already (main thread). */

@@ -30,7 +30,7 @@ export interface FrameResult {
   size: number;
 }
 
-/** What the Worker sends: a finished job, or (id -1, once) that it is ready. */
+/** What the Worker sends back for a job. */
 type Reply = { id: number; input: ArrayBuffer; output: ArrayBuffer; size?: number; error?: string };
 
 /** The Worker's main, run from its source text: no imports, no outer names but its arguments. */
@@ -85,7 +85,6 @@ function workerMain(
     }
     scope.postMessage(reply, [input, output]);
   };
-  scope.postMessage({ id: -1 });
 }
 
 const SOURCE = `import * as nodeZlib from "node:zlib";
@@ -99,17 +98,11 @@ class FrameWorker {
   readonly #waiting = new Map<number, PromiseWithResolvers<FrameResult>>();
   #nextId = 0;
   #failed: Error | null = null;
-  /** Whether the Worker has started: until then frames are made on the main thread. */
-  ready = false;
 
   constructor(url: string) {
     this.#worker = new Worker(url, { type: "module", name: "cis490-ship zstd" });
     this.#worker.onmessage = (event: MessageEvent<Reply>) => {
       const reply = event.data;
-      if (reply.id === -1) {
-        this.ready = true;
-        return;
-      }
       const waiter = this.#waiting.get(reply.id);
       this.#waiting.delete(reply.id);
       if (reply.error !== undefined || reply.size === undefined) {
@@ -135,7 +128,12 @@ class FrameWorker {
     return this.#failed !== null;
   }
 
-  /** Sends a job; `input` and `output` are transferred (detached here) until the result. */
+  /**
+   * Sends a job; `input` and `output` are transferred (detached here) until the result. Jobs sent
+   * while the Worker still starts wait in its queue, so a pack's first compressible segments go
+   * to it however slowly it starts (later ones whenever it has a free buffer; its frames are the
+   * same bytes as the main thread's either way).
+   */
   frame(
     level: number,
     input: ArrayBuffer,
