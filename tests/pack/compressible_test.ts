@@ -19,6 +19,16 @@ function alphabet(size: number, symbols: number): Uint8Array {
   return random(size).map((b) => b % symbols);
 }
 
+/** Each 1 KiB block of `bytes` followed by itself. */
+function twice(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length * 2);
+  for (let i = 0; i < bytes.length; i += 1024) {
+    out.set(bytes.subarray(i, i + 1024), 2 * i);
+    out.set(bytes.subarray(i, i + 1024), 2 * i + 1024);
+  }
+  return out;
+}
+
 const text = (s: string) => new TextEncoder().encode(s).subarray(0, 65536);
 const base64 = () => text(btoa(String.fromCharCode(...random(49152))));
 const json = () =>
@@ -47,6 +57,9 @@ Deno.test("compressible() deflates base64, JSON and CSV and stores random and gz
     ["random", random(65536), false],
     ["gzip output", gzipSync(csv()), false],
     ["random 4 KiB (the smallest file probed)", random(4096), false],
+    // Every byte value equally often (entropy ~7.99), but periodic: only a trial sees the repeats.
+    ["a pattern of period 251", new Uint8Array(65536).map((_, i) => (i * 31) % 251), true],
+    ["random 1 KiB blocks, each written twice", twice(random(32768)), true],
   ];
   for (const [name, sample, expected] of cases) {
     assertEquals(compressible(sample), expected, name);
