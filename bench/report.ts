@@ -1,12 +1,7 @@
 /**
- * The benchmark's pure core: arguments, sizes, targets, verdicts, medians and the table. No I/O.
+ * The benchmark's pure core: arguments, rows, targets, verdicts, medians and the table. No I/O.
+ * Jobs (bench/jobs/*.ts) return {@linkcode Row}s; the runner (bench/bench.ts) prints them.
  */
-
-/** The rows of the table, in order; `--only` takes these names. */
-export const ROW_IDS = ["gzip", "zstd", "none", "episodes", "files", "rss", "backlog"] as const;
-
-/** One row's name. */
-export type RowId = typeof ROW_IDS[number];
 
 /** What `deno task bench` was asked to do. */
 export interface BenchArgs {
@@ -14,26 +9,31 @@ export interface BenchArgs {
   quick: boolean;
   /** Repetitions per row (medians are taken). @default {3, or 1 with --quick} */
   runs: number;
-  /** Rows to run. @default {every row} */
-  only: RowId[];
+  /** Jobs to run, in the runner's order. @default {every job} */
+  only: string[];
   /** Where the JSON goes. @default {undefined: bench-results.json in the repository} */
   out?: string;
   help: boolean;
 }
 
-/** The usage text. */
-export const USAGE = `deno task bench [--quick] [--runs N] [--only ROW[,ROW…]] [--out FILE]
+/** The usage text for jobs named `ids`. */
+export function usage(ids: readonly string[]): string {
+  return `deno task bench [--quick] [--runs N] [--only JOB[,JOB…]] [--out FILE]
 
   --quick   small sizes, 1 repetition: checks that the harness works; verdicts mean nothing
   --runs N  repetitions per row, interleaved ours/peer; medians reported (default 3)
-  --only    rows: ${ROW_IDS.join(", ")}
+  --only    jobs: ${ids.join(", ")}
   --out     where the JSON goes (default bench-results.json in the repository)`;
+}
 
-/** Parses the command line. @throws {TypeError} on an unknown flag or a bad value */
-export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+/**
+ * Parses the command line; `ids` are the jobs there are, in the order they run.
+ * @throws {TypeError} on an unknown flag, job or a bad value
+ */
+export function parseBenchArgs(argv: readonly string[], ids: readonly string[]): BenchArgs {
   let quick = false, help = false;
   let runs: number | undefined;
-  let only: RowId[] = [...ROW_IDS];
+  let only: string[] = [...ids];
   let out: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -64,11 +64,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case "--only": {
         const names = value().split(",").map((s) => s.trim()).filter((s) => s !== "");
         for (const name of names) {
-          if (!(ROW_IDS as readonly string[]).includes(name)) {
-            throw new TypeError(`Unknown row: "${name}" (rows: ${ROW_IDS.join(", ")})`);
+          if (!ids.includes(name)) {
+            throw new TypeError(`Unknown job: "${name}" (jobs: ${ids.join(", ")})`);
           }
         }
-        only = ROW_IDS.filter((id) => names.includes(id));
+        only = ids.filter((id) => names.includes(id));
         break;
       }
       case "--out":
@@ -83,105 +83,85 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   return args;
 }
 
-/** The workload sizes. */
-export interface Sizes {
-  /** The "1 GiB" episode (one incompressible file). */
-  bigBytes: number;
-  /** Episodes in the many-episodes row, and files per episode and bytes per file. */
-  episodes: number;
-  filesPerEpisode: number;
-  fileBytes: number;
-  /** Files in the one-episode many-files row, and bytes per file. */
-  manyFiles: number;
-  manyFileBytes: number;
-  /** The small and large episodes of the memory-flatness row. */
-  rssSmallBytes: number;
-  rssBigBytes: number;
-  /** Episodes in the backlog row. */
-  backlog: number;
-}
-
-const MiB = 1024 * 1024;
-
-/** Sizes as the issue states them, or small ones for `--quick`. */
-export function sizesFor(quick: boolean): Sizes {
-  return quick
-    ? {
-      bigBytes: 64 * MiB,
-      episodes: 50,
-      filesPerEpisode: 3,
-      fileBytes: 5000,
-      manyFiles: 1000,
-      manyFileBytes: 1000,
-      rssSmallBytes: 8 * MiB,
-      rssBigBytes: 128 * MiB,
-      backlog: 200,
-    }
-    : {
-      bigBytes: 1024 * MiB,
-      episodes: 500,
-      filesPerEpisode: 3,
-      fileBytes: 5000,
-      manyFiles: 10_000,
-      manyFileBytes: 1000,
-      rssSmallBytes: 64 * MiB,
-      rssBigBytes: 2048 * MiB,
-      backlog: 5000,
-    };
-}
-
-/** What a row must reach (issue 8, "Targets"). */
+/** What a row must reach. */
 export type Target =
   | { kind: "ratio"; max: number }
-  | { kind: "flat"; maxMiB: number; maxGrowth: number }
-  | { kind: "bounded"; maxFds: number; maxMiB: number };
-
-/** Each row's target. */
-export const TARGETS: Readonly<Record<RowId, Target>> = {
-  gzip: { kind: "ratio", max: 0.3 },
-  zstd: { kind: "ratio", max: 2.5 },
-  none: { kind: "ratio", max: 1.2 },
-  episodes: { kind: "ratio", max: 0.7 },
-  files: { kind: "ratio", max: 1.0 },
-  // "Flat": the large episode's peak is at most 1.2× the small one's.
-  rss: { kind: "flat", maxMiB: 96, maxGrowth: 1.2 },
-  backlog: { kind: "bounded", maxFds: 64, maxMiB: 120 },
-};
+  | { kind: "ceiling"; maxMB: number }
+  | { kind: "bounded"; maxFds: number; maxMB: number }
+  | { kind: "bytes"; max: number }
+  | { kind: "none" };
 
 /** A target as the table shows it. */
 export function targetText(target: Target): string {
   switch (target.kind) {
     case "ratio":
       return `≤ ${target.max}×`;
-    case "flat":
-      return `≤ ${target.maxMiB} MiB, ≤ ${target.maxGrowth}× (flat)`;
+    case "ceiling":
+      return `≤ ${target.maxMB} MB`;
     case "bounded":
-      return `≤ ${target.maxFds} fds, ≤ ${target.maxMiB} MiB`;
+      return `≤ ${target.maxFds} fds, ≤ ${target.maxMB} MB`;
+    case "bytes":
+      return `bytes ≤ ${target.max}× peer`;
+    case "none":
+      return "—";
   }
 }
 
-/** What was measured for a row, in the units its target uses. */
+/** What was measured for a row, in the units its target uses (MB are 10^6 bytes, as RSS is). */
 export type Measurement =
   | { kind: "ratio"; ratio: number }
-  | { kind: "flat"; smallMiB: number; bigMiB: number }
-  | { kind: "bounded"; fds: number; peakMiB: number };
+  | { kind: "ceiling"; peakMB: number }
+  | { kind: "bounded"; fds: number; peakMB: number }
+  | { kind: "bytes"; ratio: number };
 
 /** A row's verdict. */
 export type Verdict = "pass" | "miss" | "n/a";
 
 /** Whether a measurement meets its target; "n/a" when nothing was measured or kinds differ. */
 export function verdictOf(target: Target, m: Measurement | null): Verdict {
-  if (m === null) return "n/a";
+  if (m === null || target.kind === "none") return "n/a";
   const values = Object.values(m).filter((v): v is number => typeof v === "number");
   if (!values.every(Number.isFinite)) return "n/a";
   let ok: boolean;
   if (target.kind === "ratio" && m.kind === "ratio") ok = m.ratio <= target.max;
-  else if (target.kind === "flat" && m.kind === "flat") {
-    ok = m.bigMiB <= target.maxMiB && m.bigMiB <= m.smallMiB * target.maxGrowth;
-  } else if (target.kind === "bounded" && m.kind === "bounded") {
-    ok = m.fds <= target.maxFds && m.peakMiB <= target.maxMiB;
-  } else return "n/a";
+  else if (target.kind === "ceiling" && m.kind === "ceiling") ok = m.peakMB <= target.maxMB;
+  else if (target.kind === "bounded" && m.kind === "bounded") {
+    ok = m.fds <= target.maxFds && m.peakMB <= target.maxMB;
+  } else if (target.kind === "bytes" && m.kind === "bytes") ok = m.ratio <= target.max;
+  else return "n/a";
   return ok ? "pass" : "miss";
+}
+
+/** One row of the table and of the JSON. */
+export interface Row {
+  /** `<job>` or `<job>-<variant>`: unique in the table. */
+  id: string;
+  workload: string;
+  ours: string;
+  peer: string;
+  ratio: number | null;
+  target: string;
+  verdict: Verdict;
+  context: string;
+  error?: string;
+  /** The raw numbers (JSON only). */
+  data: Record<string, unknown>;
+}
+
+/** A row for a job or measurement that failed: its error instead of numbers. */
+export function failedRow(id: string, workload: string, target: Target, error: string): Row {
+  return {
+    id,
+    workload,
+    ours: "n/a",
+    peer: "",
+    ratio: null,
+    target: targetText(target),
+    verdict: "n/a",
+    context: "",
+    error,
+    data: {},
+  };
 }
 
 /** The median (the upper middle for an even count); NaN for none. */
@@ -189,6 +169,8 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 }
+
+const MiB = 1024 * 1024;
 
 /** Seconds for people: "820 ms", "2.41 s", "23.6 s". */
 export function formatSeconds(s: number): string {
@@ -206,7 +188,23 @@ export function formatRate(bytes: number, s: number): string {
 export function formatSize(bytes: number): string {
   if (bytes >= 1024 * MiB && bytes % (1024 * MiB) === 0) return `${bytes / (1024 * MiB)} GiB`;
   if (bytes >= MiB) return `${+(bytes / MiB).toFixed(1)} MiB`;
-  return `${+(bytes / 1000).toFixed(1)} KB`;
+  if (bytes >= 1000) return `${+(bytes / 1000).toFixed(1)} KB`;
+  return `${bytes} B`;
+}
+
+/** Exact bytes with separators: "31,403 B". */
+export function formatBytes(bytes: number): string {
+  return `${bytes.toLocaleString("en")} B`;
+}
+
+/** Resident memory in MB (10^6 bytes, as `ps` and the targets count): "76 MB". */
+export function formatMB(kib: number): string {
+  return `${(kib * 1024 / 1e6).toFixed(0)} MB`;
+}
+
+/** KiB (as /proc and GNU time report) → MB (10^6 bytes, the unit of the memory targets). */
+export function mbOf(kib: number): number {
+  return kib * 1024 / 1e6;
 }
 
 /** A ratio cell: "0.27×", or "—". */
@@ -226,6 +224,35 @@ export function formatTable(head: readonly string[], rows: readonly (readonly st
   return [line(all[0]!), rule, ...all.slice(1).map(line)].join("\n");
 }
 
+/** The table's columns. */
+export const COLUMNS = [
+  "row",
+  "workload",
+  "cis490-ship",
+  "peer",
+  "ratio",
+  "target",
+  "verdict",
+  "context",
+] as const;
+
+/** The table's cells for `rows`. */
+export function tableOf(rows: readonly Row[]): string {
+  return formatTable(
+    COLUMNS,
+    rows.map((r) => [
+      r.id,
+      r.workload,
+      r.ours,
+      r.peer,
+      formatRatio(r.ratio),
+      r.target,
+      r.error !== undefined && r.verdict === "n/a" ? `n/a: ${r.error}` : r.verdict,
+      r.context + (r.error !== undefined && r.verdict !== "n/a" ? ` (${r.error})` : ""),
+    ]),
+  );
+}
+
 /** The `shipped: N` count of a `--once` summary; null when absent. */
 export function shippedCount(stdout: string): number | null {
   const m = /^shipped: (\d+)/m.exec(stdout);
@@ -243,4 +270,9 @@ export function failureLine(stderr: string): string {
   const quoted = /\berror="((?:[^"\\]|\\.)*)"/.exec(last)?.[1];
   const line = quoted ?? last.replace(/^\d{4}-\d\d-\d\dT[\d:.]+Z\s+/, "");
   return line.length > 160 ? line.slice(0, 157) + "..." : line;
+}
+
+/** `{ full, quick }` → the one this run uses. */
+export function pick<T>(quick: boolean, sizes: { full: T; quick: T }): T {
+  return quick ? sizes.quick : sizes.full;
 }

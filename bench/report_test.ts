@@ -6,12 +6,15 @@ import {
   formatTable,
   median,
   parseBenchArgs,
-  ROW_IDS,
+  pick,
   shippedCount,
-  sizesFor,
-  TARGETS,
+  tableOf,
+  type Target,
   verdictOf,
 } from "./report.ts";
+import { JOBS } from "./jobs.ts";
+
+const ROW_IDS = ["floor", "gzip", "zstd", "rss"];
 
 Deno.test("parseBenchArgs() reads every flag, with defaults", () => {
   const cases: [string[], object][] = [
@@ -30,13 +33,15 @@ Deno.test("parseBenchArgs() reads every flag, with defaults", () => {
     }],
     [["-h"], { quick: false, runs: 3, only: [...ROW_IDS], help: true }],
   ];
-  for (const [argv, want] of cases) assert.deepEqual(parseBenchArgs(argv), want, argv.join(" "));
+  for (const [argv, want] of cases) {
+    assert.deepEqual(parseBenchArgs(argv, ROW_IDS), want, argv.join(" "));
+  }
 });
 
 Deno.test("parseBenchArgs() rejects unknown rows, flags and bad counts", () => {
   for (
     const [argv, msg] of [
-      [["--only", "gzip,fast"], 'Unknown row: "fast"'],
+      [["--only", "gzip,fast"], 'Unknown job: "fast"'],
       [["--runs", "0"], 'Invalid --runs: "0"'],
       [["--runs", "1.5"], 'Invalid --runs: "1.5"'],
       [["--runs"], 'Missing value: "--runs"'],
@@ -44,40 +49,66 @@ Deno.test("parseBenchArgs() rejects unknown rows, flags and bad counts", () => {
     ] as const
   ) {
     assert.throws(
-      () => parseBenchArgs(argv),
+      () => parseBenchArgs(argv, ROW_IDS),
       (e) => e instanceof TypeError && e.message.startsWith(msg),
     );
   }
 });
 
-Deno.test("sizesFor() gives the issue's sizes in full mode", () => {
-  const s = sizesFor(false);
-  assert.deepEqual(
-    [s.bigBytes, s.episodes, s.fileBytes, s.manyFiles, s.rssSmallBytes, s.rssBigBytes, s.backlog],
-    [1024 ** 3, 500, 5000, 10_000, 64 * 1024 ** 2, 2 * 1024 ** 3, 5000],
-  );
+Deno.test("pick() takes the full or the quick sizes", () => {
+  assert.deepEqual(pick(false, { full: 1, quick: 2 }), 1);
+  assert.deepEqual(pick(true, { full: 1, quick: 2 }), 2);
+});
+
+Deno.test("JOBS have unique ids, and --only accepts every one of them", () => {
+  const ids = JOBS.map((j) => j.id);
+  assert.deepEqual(new Set(ids).size, ids.length);
+  assert.deepEqual(parseBenchArgs(["--only", ids.join(",")], ids).only, ids);
 });
 
 Deno.test("verdictOf() compares each measurement with its target", () => {
+  const ratio: Target = { kind: "ratio", max: 0.3 };
+  const ceiling: Target = { kind: "ceiling", maxMB: 80 };
+  const bounded: Target = { kind: "bounded", maxFds: 64, maxMB: 90 };
+  const bytes: Target = { kind: "bytes", max: 1 };
   const cases: [Parameters<typeof verdictOf>, string][] = [
-    [[TARGETS.gzip, { kind: "ratio", ratio: 0.3 }], "pass"],
-    [[TARGETS.gzip, { kind: "ratio", ratio: 0.31 }], "miss"],
-    [[TARGETS.files, { kind: "ratio", ratio: NaN }], "n/a"],
-    [[TARGETS.zstd, null], "n/a"],
-    [[TARGETS.rss, { kind: "flat", smallMiB: 80, bigMiB: 90 }], "pass"],
-    // Under the ceiling but not flat.
-    [[TARGETS.rss, { kind: "flat", smallMiB: 40, bigMiB: 90 }], "miss"],
-    // Flat but over the ceiling.
-    [[TARGETS.rss, { kind: "flat", smallMiB: 100, bigMiB: 101 }], "miss"],
-    [[TARGETS.backlog, { kind: "bounded", fds: 64, peakMiB: 120 }], "pass"],
-    [[TARGETS.backlog, { kind: "bounded", fds: 65, peakMiB: 50 }], "miss"],
-    [[TARGETS.backlog, { kind: "bounded", fds: 20, peakMiB: 121 }], "miss"],
+    [[ratio, { kind: "ratio", ratio: 0.3 }], "pass"],
+    [[ratio, { kind: "ratio", ratio: 0.31 }], "miss"],
+    [[ratio, { kind: "ratio", ratio: NaN }], "n/a"],
+    [[ratio, null], "n/a"],
+    [[ceiling, { kind: "ceiling", peakMB: 80 }], "pass"],
+    [[ceiling, { kind: "ceiling", peakMB: 80.1 }], "miss"],
+    [[bounded, { kind: "bounded", fds: 64, peakMB: 90 }], "pass"],
+    [[bounded, { kind: "bounded", fds: 65, peakMB: 50 }], "miss"],
+    [[bounded, { kind: "bounded", fds: 20, peakMB: 91 }], "miss"],
+    [[bytes, { kind: "bytes", ratio: 0.98 }], "pass"],
+    [[bytes, { kind: "bytes", ratio: 1.02 }], "miss"],
+    [[{ kind: "none" }, { kind: "ratio", ratio: 0.1 }], "n/a"],
     // A measurement of the wrong kind judges nothing.
-    [[TARGETS.backlog, { kind: "ratio", ratio: 0.1 }], "n/a"],
+    [[bounded, { kind: "ratio", ratio: 0.1 }], "n/a"],
   ];
   for (const [[target, m], want] of cases) {
     assert.deepEqual(verdictOf(target, m), want, JSON.stringify(m));
   }
+});
+
+Deno.test("tableOf() puts the error in the verdict when nothing was measured", () => {
+  const table = tableOf([{
+    id: "zstd",
+    workload: "1 GiB",
+    ours: "n/a",
+    peer: "",
+    ratio: null,
+    target: "≤ 1.8×",
+    verdict: "n/a",
+    context: "",
+    error: "exit 1",
+    data: {},
+  }]);
+  assert.match(
+    table.split("\n")[2]!,
+    /^\| zstd \| 1 GiB +\| n\/a +\| +\| — +\| ≤ 1\.8× \| n\/a: exit 1 \|/,
+  );
 });
 
 Deno.test("median() takes the middle, the upper one for an even count", () => {
@@ -89,8 +120,8 @@ Deno.test("median() takes the middle, the upper one for an even count", () => {
 Deno.test("formatSeconds() and formatSize() read like the issue's table", () => {
   assert.deepEqual([0.12, 2.414, 23.61].map(formatSeconds), ["120 ms", "2.41 s", "23.6 s"]);
   assert.deepEqual(
-    [1024 ** 3, 2 * 1024 ** 3, 64 * 1024 ** 2, 5000].map(formatSize),
-    ["1 GiB", "2 GiB", "64 MiB", "5 KB"],
+    [1024 ** 3, 2 * 1024 ** 3, 64 * 1024 ** 2, 5000, 273].map(formatSize),
+    ["1 GiB", "2 GiB", "64 MiB", "5 KB", "273 B"],
   );
 });
 

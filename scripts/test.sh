@@ -19,6 +19,8 @@ command -v gzip >/dev/null || missing+=(gzip)
 command -v zstd >/dev/null || missing+=(zstd)
 # The system trust store: a config without ca_bundle reads it (src/config/trust_store.ts).
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# strace: a pack test shows that `sync: false` leaves every fsync of the tarball to the caller.
+command -v strace >/dev/null || missing+=(strace)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || missing+=(nginx-light)
 # nginx's stream module: one address in front of two collectors, TLS passed through.
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)

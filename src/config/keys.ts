@@ -5,8 +5,14 @@
  * tables and the template packaging/lab-host.toml are rendered from it (tests hold them equal).
  */
 import { isAbsolute, resolve } from "node:path";
-import { type Compression, COMPRESSIONS, ID_PATTERN, isValidId } from "../protocol/protocol.ts";
-import { LEVELS } from "../pack/pack.ts";
+import {
+  type Compression,
+  COMPRESSION_FORMAT,
+  COMPRESSIONS,
+  DEFAULT_COMPRESSION,
+  ID_PATTERN,
+  isValidId,
+} from "../protocol/protocol.ts";
 import { numberProblem, quote, typeName } from "./_reader.ts";
 import { S3_CREDENTIAL_FILES } from "../upload/s3/credentials.ts";
 import {
@@ -193,7 +199,10 @@ const SECONDS: NumberRange = { min: 0, minExclusive: true, max: DAY_S };
  */
 const SCAN_SECONDS: NumberRange = { min: 0.05, max: DAY_S };
 const BACKOFF_SECONDS: NumberRange = { min: 0.01, max: DAY_S };
-const DEFAULT_COMPRESSION: Compression = "gzip";
+/** Each compression's levels, from the one registry (src/protocol/protocol.ts). */
+const LEVELS = Object.fromEntries(
+  COMPRESSIONS.map((c) => [c, COMPRESSION_FORMAT[c].levels ?? { min: 0, max: 0, default: 0 }]),
+) as Record<Compression, { min: number; max: number; default: number }>;
 const LEVELED = COMPRESSIONS.filter((c) => LEVELS[c].max > 0);
 const PART_BYTES: NumberRange = { min: MIN_PART_BYTES, max: MAX_PART_BYTES, integer: true };
 const THRESHOLD_BYTES: NumberRange = {

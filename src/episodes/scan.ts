@@ -32,35 +32,59 @@ export interface ScanResult {
 }
 
 /** Whether `name` came from a name that was not valid UTF-8 and cannot be used as a path. */
-async function isUnaddressable(name: string, path: string): Promise<boolean> {
+function isUnaddressable(name: string, path: string): boolean {
   if (!name.includes("\uFFFD")) return false;
   // A real U+FFFD (valid UTF-8 "ef bf bd") is an ordinary name that lstat finds.
-  return (await Deno.lstat(path).then(() => false, (e) => e instanceof Deno.errors.NotFound));
+  try {
+    Deno.lstatSync(path);
+    return false;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
 }
 
-/** Scans an `episodes/` directory. Symlinks are not followed. */
-export async function scanEpisodes(episodesDir: string): Promise<ScanResult> {
+/** `done.marker`'s modification time (ms), or null when there is none. */
+function markerTime(path: string): number | null {
+  try {
+    return Deno.lstatSync(join(path, DONE_MARKER)).mtime?.getTime() ?? 0;
+  } catch (error) {
+    // A marker the shipper may not even look at (a producer's umask 077) is not "incomplete":
+    // the episode goes on to the access check, which holds it with the fix.
+    return error instanceof Deno.errors.PermissionDenied ? 0 : null;
+  }
+}
+
+/**
+ * Scans an `episodes/` directory. Symlinks are not followed. Synchronous calls inside (one per
+ * episode): an async file operation costs 60–77 µs in Deno against 2–3 µs for its sync twin, and
+ * a backlog of thousands of episodes is scanned every pass.
+ */
+export function scanEpisodes(episodesDir: string): Promise<ScanResult> {
+  try {
+    return Promise.resolve(scanSync(episodesDir));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function scanSync(episodesDir: string): ScanResult {
   const result: ScanResult = { complete: [], incomplete: [], ignored: [], unaddressable: [] };
-  for await (const entry of Deno.readDir(episodesDir)) {
+  for (const entry of Deno.readDirSync(episodesDir)) {
     if (!entry.isDirectory || entry.isSymlink) {
       result.ignored.push(entry.name);
       continue;
     }
     const path = join(episodesDir, entry.name);
-    if (await isUnaddressable(entry.name, path)) {
+    if (isUnaddressable(entry.name, path)) {
       result.unaddressable.push(entry.name);
       continue;
     }
-    // A marker the shipper may not even look at (a producer's umask 077) is not "incomplete":
-    // the episode goes on to the access check, which holds it with the fix.
-    const marker = await Deno.lstat(join(path, DONE_MARKER)).catch((error) =>
-      error instanceof Deno.errors.PermissionDenied ? { mtime: null } : null
-    );
+    const completedAt = markerTime(path);
     const episode: EpisodeDir = {
       name: entry.name,
       path,
-      complete: marker !== null,
-      completedAt: marker?.mtime?.getTime() ?? 0,
+      complete: completedAt !== null,
+      completedAt: completedAt ?? 0,
     };
     (episode.complete ? result.complete : result.incomplete).push(episode);
   }

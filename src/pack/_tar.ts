@@ -100,9 +100,11 @@ export function paxRecord(key: string, value: string): string {
   return `${length}${body}`;
 }
 
-/** Zero bytes that pad a body of `size` bytes to a whole block. */
+const ZEROS = new Uint8Array(BLOCK);
+
+/** Zero bytes that pad a body of `size` bytes to a whole block (a shared view: do not write). */
 export function padding(size: number): Uint8Array {
-  return new Uint8Array(-size & (BLOCK - 1));
+  return ZEROS.subarray(0, -size & (BLOCK - 1));
 }
 
 /** The end-of-archive marker: two zero blocks. */

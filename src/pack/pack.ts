@@ -1,23 +1,18 @@
 /**
- * Episode directory → deterministic tarball, streamed to disk with its SHA-256 computed on the way.
+ * Episode directory → deterministic tarball, written to disk with its SHA-256 computed on the way.
  *
  * Same directory, same bytes: entries depth first with siblings sorted, uid/gid 0, no user or
  * group names, PAX headers for long names and out-of-range times, and compression decisions that
  * depend on the bytes alone. gzip is adaptive: one gzip stream, but a file whose first 64 KiB do
- * not shrink is stored (zlib level 0) rather than deflated. Memory stays flat: one reused 1 MiB
- * buffer, and nothing holds the whole archive. Every file and directory is opened without
- * following symlinks and checked to be the one the walk saw (see walk.ts).
+ * not compress (entropy first, see compressible.ts) is stored (zlib level 0) rather than deflated.
+ * zstd is one frame per 1 MiB of tar, made in a Worker where the bytes compress.
+ *
+ * Memory stays flat and nothing is garbage per chunk: the packer fills reused 1 MiB buffers, the
+ * compressors run synchronously into reused output buffers (_zlib_sync.ts), and one write is in
+ * flight while the next chunk is read, compressed and hashed (_tarball_file.ts). Every file and
+ * directory is opened without following symlinks and checked to be the one the walk saw.
  */
-import { createHash } from "node:crypto";
 import { closeSync, readSync } from "node:fs";
-import {
-  constants as zlib,
-  createGzip,
-  createZstdCompress,
-  deflateRawSync,
-  type Gzip,
-  type ZstdCompress,
-} from "node:zlib";
 import {
   EpisodeChangedError,
   openSame,
@@ -25,33 +20,38 @@ import {
   type Tree,
   type TreeEntry,
 } from "../episodes/walk.ts";
-import type { Compression } from "../protocol/protocol.ts";
-import { writeAll } from "../fs/atomic.ts";
+import { type Compression, COMPRESSION_FORMAT, DEFAULT_COMPRESSION } from "../protocol/protocol.ts";
+import { compressible } from "./compressible.ts";
+import { TarballFile } from "./_tarball_file.ts";
 import { END_OF_ARCHIVE, entryHeader, padding, type TarEntryHeader } from "./_tar.ts";
+import { FLUSH, giveZlib, type SyncZlib, takeZlib } from "./_zlib_sync.ts";
+import { ZstdFrames } from "./_zstd_frames.ts";
 
 export { EpisodeChangedError };
 
-/** Levels each compression accepts, and the default (chosen by measurement, see docs/packing.md). */
-export const LEVELS: Readonly<
-  Record<Compression, { min: number; max: number; default: number }>
-> = {
-  gzip: { min: 1, max: 9, default: 3 },
-  zstd: { min: 1, max: 19, default: 3 },
-  none: { min: 0, max: 0, default: 0 },
-};
-
 /** Options for {@linkcode packEpisode}. */
 export interface PackOptions {
-  /** @default {"gzip"} */
+  /** @default {DEFAULT_COMPRESSION} ("gzip") */
   compression?: Compression;
-  /** gzip 1–9 (applied to the files that compress), zstd 1–19. @default {LEVELS[compression].default} */
+  /**
+   * gzip 1–9 (applied to the files that compress), zstd 1–19; none takes no level.
+   * @default {COMPRESSION_FORMAT[compression].levels.default}
+   */
   level?: number;
+  /**
+   * fsync the tarball before resolving. `false` leaves it to the caller, which may sync a batch
+   * of tarballs at once (group commit) before it renames them into place.
+   * @default {true}
+   */
+  sync?: boolean;
+  /** zstd: compressible segments may be framed in a Worker thread. @default {true} */
+  workers?: boolean;
   /** Stops packing between chunks and entries; the partial file is removed. */
   signal?: AbortSignal;
   /** Told about each entry that is skipped (sockets, FIFOs, devices). */
   onSkip?: (relPath: string) => void;
-  /** Told the file bytes read so far, after each read. */
-  onProgress?: (bytesRead: number) => void;
+  /** Told the file bytes read so far (of `tree.totalBytes`), after each read. */
+  onProgress?: (doneBytes: number) => void;
 }
 
 /** The packed tarball's size and digest. */
@@ -60,66 +60,141 @@ export interface PackResult {
   sha256: Uint8Array;
 }
 
-/** The one buffer archive bytes are gathered in, and the read size for large files. */
+/** The read size for large files, and the size of every gzip/none buffer. */
 const CHUNK = 1024 * 1024;
 /** How much of a file decides whether gzip deflates or stores it. */
 const PROBE = 64 * 1024;
 /** Files smaller than this keep the current gzip mode: probing them costs more than it saves. */
 const TINY = 4 * 1024;
 
-/** Where the packer's bytes go; `write` resolves once `chunk` is no longer referenced. */
-interface Sink {
-  write(chunk: Uint8Array): Promise<void>;
-  /** Switches gzip between storing and deflating, at a block boundary. */
+/** Takes the tar bytes the packer gathers, buffer by buffer. */
+interface Encoder {
+  /** The buffer the packer fills next; it may be a different one after each flush. */
+  readonly buffer: Uint8Array;
+  /** Takes `buffer[0, used)`; afterwards the packer fills `buffer` from 0 again. */
+  flush(used: number): Promise<void>;
+  /** gzip only: stores (level 0) or deflates what follows; called right after a flush. */
   store?(stored: boolean): Promise<void>;
+  /** After the last flush: ends the stream and waits for the last write. */
   end(): Promise<void>;
+  /** Frees compressors; `ok` is false after a failure (their state is then unknown). */
+  close(ok: boolean): void;
 }
 
-/**
- * Gathers archive bytes into one reused {@linkcode CHUNK} buffer and hands each full one to the
- * sink. Reuse is safe because the buffer is refilled only after `sink.write` resolved, and every
- * sink resolves only when it is done with the bytes: a file write has completed, or zlib has called
- * the write callback, which Node's Writable fires after `_transform` consumed all of the input.
- */
+/** Uncompressed: the packer fills one of two buffers while the other is written. */
+class PlainEncoder implements Encoder {
+  readonly #buffers = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  #index = 0;
+  constructor(readonly file: TarballFile) {}
+  get buffer(): Uint8Array {
+    return this.#buffers[this.#index]!;
+  }
+  async flush(used: number): Promise<void> {
+    if (used === 0) return;
+    await this.file.write(this.buffer.subarray(0, used));
+    this.#index ^= 1;
+  }
+  end(): Promise<void> {
+    return this.file.drain();
+  }
+  close(): void {}
+}
+
+/** One gzip stream, deflated into one of two output buffers while the other is written. */
+class GzipEncoder implements Encoder {
+  readonly buffer = new Uint8Array(CHUNK);
+  readonly #outputs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  #index = 0;
+  #used = 0;
+  readonly #z: SyncZlib;
+  constructor(readonly file: TarballFile, readonly level: number) {
+    this.#z = takeZlib("gzip", level);
+  }
+
+  /** Feeds `input[0, length)` with `flush` until all of it is in and the output is drained. */
+  async #feed(flush: number, input: Uint8Array, length: number): Promise<void> {
+    let offset = 0;
+    for (;;) {
+      const out = this.#outputs[this.#index]!;
+      this.#used += this.#z.step(flush, input, offset, length, out, this.#used);
+      offset += length - this.#z.availIn;
+      length = this.#z.availIn;
+      if (this.#z.availOut === 0) {
+        await this.file.write(out);
+        this.#index ^= 1;
+        this.#used = 0;
+      } else if (length === 0) return;
+    }
+  }
+
+  flush(used: number): Promise<void> {
+    return used === 0 ? Promise.resolve() : this.#feed(FLUSH.gzip.none, this.buffer, used);
+  }
+
+  async store(stored: boolean): Promise<void> {
+    // zlib's params() wants what came before flushed to a block boundary first.
+    await this.#feed(FLUSH.gzip.sync, this.buffer, 0);
+    this.#z.setLevel(stored ? 0 : this.level);
+  }
+
+  async end(): Promise<void> {
+    await this.#feed(FLUSH.gzip.end, this.buffer, 0);
+    await this.file.write(this.#outputs[this.#index]!.subarray(0, this.#used));
+    await this.file.drain();
+  }
+
+  close(ok: boolean): void {
+    if (ok) giveZlib(this.#z);
+    else this.#z.close();
+  }
+}
+
+/** Gathers archive bytes into the encoder's buffer, flushing each full one. */
 class Packer {
-  readonly #buffer = new Uint8Array(CHUNK);
   readonly probe = new Uint8Array(PROBE);
   #used = 0;
   #stored = false;
   #read = 0;
-  constructor(
-    readonly sink: Sink,
-    readonly options: PackOptions,
-  ) {}
+  constructor(readonly encoder: Encoder, readonly options: PackOptions) {}
 
   async write(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
-      const n = Math.min(CHUNK - this.#used, bytes.length - offset);
-      this.#buffer.set(bytes.subarray(offset, offset + n), this.#used);
+      const buffer = this.encoder.buffer;
+      const n = Math.min(buffer.length - this.#used, bytes.length - offset);
+      buffer.set(bytes.subarray(offset, offset + n), this.#used);
       this.#used += n;
       offset += n;
-      if (this.#used === CHUNK) await this.flush();
+      if (this.#used === buffer.length) await this.flush();
     }
   }
 
-  /** Reads `count` bytes of `fd` straight into the buffer. */
+  /**
+   * Reads the `count` bytes left of `fd` straight into the buffer and checks the file ends there:
+   * each read asks for one byte more than is left, so a short read proves the end in one call.
+   */
   async copy(fd: number, count: number, entry: TreeEntry): Promise<void> {
-    let remaining = count;
+    let remaining = count, ended = false;
     while (remaining > 0) {
       this.options.signal?.throwIfAborted();
-      if (this.#used === CHUNK) await this.flush();
-      const n = readSync(
-        fd,
-        this.#buffer,
-        this.#used,
-        Math.min(CHUNK - this.#used, remaining),
-        null,
-      );
+      let buffer = this.encoder.buffer;
+      if (this.#used === buffer.length) {
+        await this.flush();
+        buffer = this.encoder.buffer;
+      }
+      const want = Math.min(buffer.length - this.#used, remaining + 1);
+      const n = readSync(fd, buffer, this.#used, want, null);
       if (n === 0) throw new EpisodeChangedError(entry.relPath, `shrank below ${entry.size} bytes`);
+      if (n > remaining) {
+        throw new EpisodeChangedError(entry.relPath, `grew beyond ${entry.size} bytes`);
+      }
       this.#used += n;
       remaining -= n;
+      ended = n < want;
       this.counted(n);
+    }
+    if (!ended && readSync(fd, this.probe, 0, 1, null) !== 0) {
+      throw new EpisodeChangedError(entry.relPath, `grew beyond ${entry.size} bytes`);
     }
   }
 
@@ -129,29 +204,18 @@ class Packer {
   }
 
   async flush(): Promise<void> {
-    if (this.#used === 0) return;
-    const full = this.#buffer.subarray(0, this.#used);
-    await this.sink.write(full);
+    const used = this.#used;
     this.#used = 0;
+    await this.encoder.flush(used);
   }
 
   /** Switches gzip to storing or deflating; a no-op when already so. */
   async store(stored: boolean): Promise<void> {
-    if (!this.sink.store || stored === this.#stored) return;
+    if (!this.encoder.store || stored === this.#stored) return;
     await this.flush();
-    await this.sink.store(stored);
+    await this.encoder.store(stored);
     this.#stored = stored;
   }
-}
-
-/** zlib's `params()`: flushes, then changes level and strategy for what follows. */
-interface Params {
-  params(level: number, strategy: number, callback: () => void): void;
-}
-
-/** Whether adaptive gzip deflates a file starting with `sample`: level 1 saves at least 1/32. */
-export function worthDeflating(sample: Uint8Array): boolean {
-  return deflateRawSync(sample, { level: 1 }).length < sample.length - (sample.length >> 5);
 }
 
 function headerFor(episodeId: string, entry: TreeEntry): TarEntryHeader {
@@ -180,34 +244,34 @@ async function writeFile(
   fd: number,
   entry: TreeEntry,
   header: Uint8Array,
-  adaptive: boolean,
+  level: number | null,
 ): Promise<void> {
   let probed = 0;
-  if (adaptive && entry.size >= TINY) {
+  if (level !== null && entry.size >= TINY) {
     const want = Math.min(entry.size, PROBE);
     probed = readFully(fd, packer.probe, want);
     if (probed < want) {
       throw new EpisodeChangedError(entry.relPath, `shrank below ${entry.size} bytes`);
     }
     packer.counted(probed);
-    await packer.store(!worthDeflating(packer.probe.subarray(0, probed)));
+    await packer.store(!compressible(packer.probe.subarray(0, probed), { level }));
   }
   await packer.write(header);
   if (probed > 0) await packer.write(packer.probe.subarray(0, probed));
   await packer.copy(fd, entry.size - probed, entry);
-  if (readSync(fd, packer.probe, 0, 1, null) !== 0) {
-    throw new EpisodeChangedError(entry.relPath, `grew beyond ${entry.size} bytes`);
-  }
   await packer.write(padding(entry.size));
 }
 
-/** Writes every entry of `tree`, opening each through its parent's descriptor. */
+/**
+ * Writes every entry of `tree`, opening each through its parent's descriptor. `adaptiveLevel`:
+ * the gzip level files that compress get (others are stored); null for zstd and none.
+ */
 async function writeArchive(
   packer: Packer,
   episodeDir: string,
   episodeId: string,
   tree: Tree,
-  adaptive: boolean,
+  adaptiveLevel: number | null,
 ): Promise<void> {
   const open: { relPath: string; fd: number; path: string }[] = [];
   try {
@@ -234,7 +298,7 @@ async function writeArchive(
       } else if (entry.kind === "file") {
         const fd = openSame(path, entry);
         try {
-          await writeFile(packer, fd, entry, header, adaptive);
+          await writeFile(packer, fd, entry, header, adaptiveLevel);
         } finally {
           closeSync(fd);
         }
@@ -249,9 +313,13 @@ async function writeArchive(
   }
 }
 
-/** The level to use, checked against the compression's range. */
-function levelFor(compression: Compression, level: number | undefined): number {
-  const range = LEVELS[compression];
+/** The level to use, checked against the compression's range in the registry. */
+function levelFor(compression: Compression, level: number | undefined): number | null {
+  const range = COMPRESSION_FORMAT[compression].levels;
+  if (range === null) {
+    if (level === undefined) return null;
+    throw new RangeError(`Cannot pack with ${compression} level "${level}": it takes no level`);
+  }
   const value = level ?? range.default;
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
     throw new RangeError(
@@ -261,21 +329,19 @@ function levelFor(compression: Compression, level: number | undefined): number {
   return value;
 }
 
-function compressor(compression: "gzip" | "zstd", level: number): Gzip | ZstdCompress {
-  const chunkSize = 64 * 1024;
-  if (compression === "gzip") return createGzip({ level, chunkSize });
-  return createZstdCompress({
-    chunkSize,
-    params: { [zlib.ZSTD_c_compressionLevel]: level, [zlib.ZSTD_c_checksumFlag]: 1 },
-  });
-}
-
 /**
- * Packs `tree` (listed from `episodeDir`) as `<episodeId>/…` into a new file at `outPath`, fsynced.
- * On any failure `outPath` is removed.
+ * Packs `tree` (listed from `episodeDir`) as `<episodeId>/…` into a new file at `outPath`,
+ * fsynced unless `sync: false`. On any failure `outPath` is removed.
  * @throws {EpisodeChangedError} when a file changed, or an entry is not the one the walk saw
  * @throws {DOMException} the signal's reason when `signal` aborts
  * @throws {Error} `Cannot write tarball "<outPath>"` with the OS error (e.g. ENOSPC) as cause
+ * @example
+ * ```ts
+ * import { walkEpisode } from "../episodes/walk.ts";
+ * import { packEpisode } from "./pack.ts";
+ * const dir = "/var/lib/cis490/episodes/ep-1";
+ * const { size, sha256 } = await packEpisode(dir, "ep-1", walkEpisode(dir), "/tmp/ep-1.tar.gz");
+ * ```
  */
 export async function packEpisode(
   episodeDir: string,
@@ -284,83 +350,30 @@ export async function packEpisode(
   outPath: string,
   options: PackOptions = {},
 ): Promise<PackResult> {
-  const compression = options.compression ?? "gzip";
+  const compression = options.compression ?? DEFAULT_COMPRESSION;
   const level = levelFor(compression, options.level);
   options.signal?.throwIfAborted();
 
-  const out = await Deno.open(outPath, { write: true, createNew: true, mode: 0o600 });
-  const hash = createHash("sha256");
-  let size = 0;
-  const save = async (chunk: Uint8Array) => {
-    hash.update(chunk);
-    size += chunk.length;
-    try {
-      await writeAll(out, chunk);
-    } catch (error) {
-      throw new Error(`Cannot write tarball "${outPath}"`, { cause: error });
-    }
-  };
-
-  let work: Promise<unknown>;
-  if (compression === "none") {
-    const packer = new Packer({ write: save, end: async () => {} }, options);
-    work = writeArchive(packer, episodeDir, episodeId, tree, false);
-  } else {
-    const stream = compressor(compression, level);
-    stream.on("error", () => {}); // Reported through the consumer's iteration instead.
-    const failed = Promise.withResolvers<never>();
-    failed.promise.catch(() => {});
-    const settle = (start: (done: (error?: Error | null) => void) => void) =>
-      Promise.race([
-        new Promise<void>((resolve, reject) => {
-          start((error) => error ? reject(error) : resolve());
-        }),
-        failed.promise,
-      ]);
-    const sink: Sink = {
-      write: (chunk) => settle((done) => stream.write(chunk, done)),
-      end: () => settle((done) => stream.end(done)),
-    };
-    if (compression === "gzip") {
-      // Deno's node:zlib has params() at run time; its type declarations omit it.
-      const gzip = stream as unknown as Params;
-      sink.store = (stored) =>
-        settle((done) => gzip.params(stored ? 0 : level, zlib.Z_DEFAULT_STRATEGY, () => done()));
-    }
-    const consume = async () => {
-      try {
-        for await (const chunk of stream) await save(chunk as Uint8Array);
-      } catch (error) {
-        failed.reject(error);
-        throw error;
-      }
-    };
-    const produce = async () => {
-      try {
-        const adaptive = compression === "gzip";
-        await writeArchive(new Packer(sink, options), episodeDir, episodeId, tree, adaptive);
-        await sink.end();
-      } catch (error) {
-        stream.destroy(error as Error);
-        throw error;
-      }
-    };
-    work = Promise.allSettled([produce(), consume()]).then(([produced, consumed]) => {
-      if (produced.status === "rejected") throw produced.reason;
-      if (consumed.status === "rejected") throw consumed.reason;
-    });
-  }
-
+  const file = await TarballFile.create(outPath);
+  let encoder: Encoder | undefined;
   try {
-    await work;
-    await out.sync().catch((error) => {
-      throw new Error(`Cannot write tarball "${outPath}"`, { cause: error });
-    });
+    encoder = compression === "gzip"
+      ? new GzipEncoder(file, level!)
+      : compression === "zstd"
+      ? new ZstdFrames(file, level!, {
+        workers: options.workers ?? true,
+        totalBytes: tree.totalBytes,
+      })
+      : new PlainEncoder(file);
+    const adaptive = compression === "gzip" ? level : null;
+    await writeArchive(new Packer(encoder, options), episodeDir, episodeId, tree, adaptive);
+    await encoder.end();
+    const result = await file.finish(options.sync ?? true);
+    encoder.close(true);
+    return result;
   } catch (error) {
-    out.close();
-    await Deno.remove(outPath).catch(() => {});
+    encoder?.close(false);
+    await file.discard();
     throw error;
   }
-  out.close();
-  return { size, sha256: new Uint8Array(hash.digest()) };
 }

@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { assertEquals } from "../support/assert.ts";
 import { loadConfig } from "../../src/config/config.ts";
-import { LEVELS } from "../../src/pack/pack.ts";
+import { COMPRESSION_FORMAT } from "../../src/protocol/protocol.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
 
 const TEMPLATE = fileURLToPath(new URL("../../packaging/lab-host.toml", import.meta.url));
@@ -15,7 +15,8 @@ Deno.test("lab-host.toml shows each commented-out key at the value the shipper r
   await Deno.writeTextFile(file, base);
   const without = (await loadConfig(file, { env: () => undefined })).config;
   const effective: Record<string, unknown> = {
-    "shipper.compression_level": without.compressionLevel ?? LEVELS[without.compression].default,
+    "shipper.compression_level": without.compressionLevel ??
+      COMPRESSION_FORMAT[without.compression].levels?.default,
     "shipper.scan_interval_s": without.scanIntervalS,
     "shipper.upload_concurrency": without.uploadConcurrency,
     "shipper.stop_grace_s": without.stopGraceS,

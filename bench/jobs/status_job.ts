@@ -4,13 +4,15 @@
  * after each pass. What the job shows is that none of it walks `shipped/`: the times follow the
  * backlog, not the history. `deno task bench` runs it as the rows `status` and `pass`.
  */
+import { type Bench, errorText, type Job, progress } from "../context.ts";
+import { failedRow, formatSeconds, type Row, targetText } from "../report.ts";
 import { join } from "node:path";
-import { runCli } from "../devkit/cli.ts";
-import { makeEpisode, shipperConfig, writeConfig } from "../devkit/fixtures.ts";
-import { loadConfig } from "../src/config/config.ts";
-import { layoutOf } from "../src/layout.ts";
-import { writeMetrics } from "../src/status/publish.ts";
-import { newSnapshotCache } from "../src/status/snapshot.ts";
+import { runCli } from "../../devkit/cli.ts";
+import { makeEpisode, shipperConfig, writeConfig } from "../../devkit/fixtures.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { layoutOf } from "../../src/layout.ts";
+import { writeMetrics } from "../../src/status/publish.ts";
+import { newSnapshotCache } from "../../src/status/snapshot.ts";
 
 /** Options for {@linkcode statusJob}. */
 export interface StatusJobOptions {
@@ -177,3 +179,31 @@ if (import.meta.main) {
     await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 }
+
+/** The job in the bench table: `status`, one pass and the metrics refresh at 100,000 shipped. */
+export const statusBenchJob: Job = {
+  id: "status",
+  async run(b: Bench): Promise<Row[]> {
+    try {
+      const rows = await statusJob({
+        root: b.root,
+        shipped: b.quick ? 10_000 : 100_000,
+        runs: b.runs,
+        progress,
+      });
+      return rows.map((r) => ({
+        id: `status-${r.id}`,
+        workload: r.workload,
+        ours: formatSeconds(r.seconds),
+        peer: "",
+        ratio: null,
+        target: targetText({ kind: "none" }),
+        verdict: "n/a",
+        context: "grows with the backlog, not with shipped/ (a listing, never a tree walk)",
+        data: { ...r.data, runs: r.runs },
+      }));
+    } catch (error) {
+      return [failedRow("status", "status at 100,000 shipped", { kind: "none" }, errorText(error))];
+    }
+  },
+};

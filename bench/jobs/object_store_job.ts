@@ -13,13 +13,15 @@
  *
  * Objects are deleted after each measurement (the RGW's OSD keeps them in RAM).
  */
+import { type Bench, errorText, type Job } from "../context.ts";
+import { failedRow, formatSeconds, type Row, targetText } from "../report.ts";
 import { join } from "node:path";
-import { type Ceph, startCeph } from "../devkit/ceph.ts";
-import { type CliProcess, runCli, spawnCli } from "../devkit/cli.ts";
-import { makeEpisode, shipperConfig, writeConfig } from "../devkit/fixtures.ts";
-import { startNginxBalancer } from "../devkit/nginx.ts";
-import { makePki, type Pki } from "../devkit/pki.ts";
-import { EMPTY_SHA256_HEX } from "../src/upload/s3/sign.ts";
+import { type Ceph, startCeph } from "../../devkit/ceph.ts";
+import { type CliProcess, runCli, spawnCli } from "../../devkit/cli.ts";
+import { makeEpisode, shipperConfig, writeConfig } from "../../devkit/fixtures.ts";
+import { startNginxBalancer } from "../../devkit/nginx.ts";
+import { makePki, type Pki } from "../../devkit/pki.ts";
+import { EMPTY_SHA256_HEX } from "../../src/upload/s3/sign.ts";
 
 /** Options for {@linkcode objectStoreJob}. */
 export interface ObjectStoreJobOptions {
@@ -475,3 +477,32 @@ if (import.meta.main) {
     await Deno.remove(root, { recursive: true });
   }
 }
+
+/** The job in the bench table: the object store's rows, against curl --aws-sigv4 to one RGW. */
+export const objectStoreBenchJob: Job = {
+  id: "s3",
+  async run(b: Bench): Promise<Row[]> {
+    try {
+      const rows = await objectStoreJob({
+        root: b.root,
+        runs: b.runs,
+        ...(b.quick && { episodes: 60, bigBytes: 64 * MIB, perHost: 15 }),
+      });
+      return rows.map((r) => ({
+        id: r.id,
+        workload: r.workload,
+        ours: formatSeconds(r.seconds),
+        peer: `${r.peer}: ${formatSeconds(r.peerSeconds)}`,
+        ratio: r.ratio,
+        target: targetText({ kind: "none" }),
+        verdict: "n/a",
+        context: r.id === "collectors"
+          ? "one collector (ours) vs two behind nginx (peer): below 1, two are faster"
+          : "",
+        data: r.data,
+      }));
+    } catch (error) {
+      return [failedRow("s3", "object store (Ceph RGW)", { kind: "none" }, errorText(error))];
+    }
+  },
+};
