@@ -275,11 +275,17 @@ export function simCollector(
       // The answer is "known" to the shipper when its await resumes: onAnswer runs just
       // before, in the continuation of this very promise.
       if (sendOptions.signal?.aborted) return Promise.resolve({ class: "aborted" });
+      // A dead process sends nothing.
+      if (fs.dead) return Promise.reject(new Crash());
       // The request starts now; reading the body takes a turn of the event loop.
       const started = collector.onStart?.() ?? 0;
       return exchange(parcel, started).then(({ request, answer }) => {
         collector.onAnswer?.(request, answer);
         return answer;
+      }, (error) => {
+        // The process died mid-request: it is in flight no more.
+        collector.onAnswer?.(null, { class: "aborted" });
+        throw error;
       });
     },
     discard() {

@@ -89,6 +89,8 @@ export interface Config {
   compressionLevel?: number;
   /** Episodes uploaded at once. */
   uploadConcurrency: number;
+  /** Episodes packed while others upload. */
+  packAhead: number;
   /** Upload bandwidth cap for the whole host, bytes per second; 0 means none. */
   maxBytesPerSecond: number;
   /** Grace period for an upload in flight after SIGTERM/SIGINT. */
@@ -399,6 +401,7 @@ export async function loadConfig(
     maxEpisodeBytes: all.maxEpisodeBytes,
     compression: all.compression,
     uploadConcurrency: all.uploadConcurrency,
+    packAhead: all.packAhead,
     maxBytesPerSecond: all.maxBytesPerSecond,
     stopGraceS: all.stopGraceS,
     keepLocalForDays: all.keepLocalForDays,

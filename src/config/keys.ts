@@ -531,6 +531,15 @@ export const KEYS = {
     isNew: true,
     parse: number({ min: 1, max: 16, integer: true }),
   }),
+  packAhead: defineKey<number>({
+    name: "shipper.pack_ahead",
+    type: "integer",
+    default: 1,
+    numberRange: { min: 0, max: 4, integer: true },
+    doc: "episodes packed while others upload (0: pack only when an upload may start)",
+    isNew: true,
+    parse: number({ min: 0, max: 4, integer: true }),
+  }),
   maxBytesPerSecond: defineKey<number>({
     name: "shipper.max_bytes_per_second",
     type: "integer",

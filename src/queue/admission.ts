@@ -1,7 +1,9 @@
 /**
  * Admission to the receiver: the host gate (`gate.ts`, pure) applied, with exactly one probe in
- * flight while the host is paused or not yet proven (invariant 6 in `mod.ts`). Other uploads
- * wait for the probe's answer, then go (gate opened) or stay queued (gate still closed).
+ * flight while the host is paused or not yet proven (invariant 6 in `mod.ts`), and at most
+ * `upload_concurrency` requests at once. Other uploads wait for the probe's answer, then go
+ * (gate opened) or stay queued (gate still closed). Packing is not admission's business: episodes
+ * pack ahead while others upload, unless the host is known to be paused.
  */
 import type { Logger } from "../log/log.ts";
 import { admission, afterAnswer, afterFailure, type PauseWhy } from "./gate.ts";
@@ -24,6 +26,8 @@ export interface AdmissionOptions {
   stopping: () => boolean;
   /** What the receiver is, in words (`Receiver.noun`). @default {"collector"} */
   noun?: string;
+  /** Requests in flight at once (`upload_concurrency`). @default {1} */
+  slots?: number;
 }
 
 const NONE = () => {};
@@ -31,14 +35,59 @@ const NONE = () => {};
 /** The gate of one pass, over the gate value the service keeps in memory. */
 export class Admission {
   #probe: Promise<void> | null = null;
+  #free: number;
+  #waiting: (() => void)[] = [];
 
-  constructor(readonly memory: QueueMemory, readonly options: AdmissionOptions) {}
+  constructor(readonly memory: QueueMemory, readonly options: AdmissionOptions) {
+    this.#free = Math.max(1, options.slots ?? 1);
+  }
+
+  async #slot(): Promise<() => void> {
+    while (this.#free === 0) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#free--;
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      this.#free++;
+      this.#waiting.shift()?.();
+    };
+  }
 
   /**
-   * Waits until `id` may be sent, or says why not. A ticket that goes must be released once the
-   * receiver's answer is applied: while the host is unproven the probe holds everyone else.
+   * Why nothing may be sent now, without waiting or claiming anything: the host is paused and
+   * its next probe is not due. Null when a request may go (or a probe may be claimed).
+   */
+  closed(): { why: string; until: number } | null {
+    const { now, maxWaitMs } = this.options;
+    const gate = this.memory.gate;
+    if (admission(gate, now(), maxWaitMs) !== "closed") return null;
+    return { why: this.#closedWhy(gate.paused!), until: gate.paused!.nextProbeAt };
+  }
+
+  /**
+   * Waits for a request slot and the gate: a ticket that goes holds the slot (and, as the probe,
+   * everyone else) until it is released, once the receiver's answer is applied.
    */
   async enter(id: string): Promise<Ticket> {
+    const freeSlot = await this.#slot();
+    const ticket = await this.#gate(id);
+    if (!ticket.go) {
+      freeSlot();
+      return ticket;
+    }
+    const release = ticket.release;
+    return {
+      ...ticket,
+      release: () => {
+        release();
+        freeSlot();
+      },
+    };
+  }
+
+  /** Waits until the gate lets `id` go, or says why not. */
+  async #gate(id: string): Promise<Ticket> {
     while (this.#probe) await this.#probe;
     const { now, maxWaitMs, log } = this.options;
     if (this.options.stopping()) return { go: false, why: "stopping", until: null };

@@ -79,6 +79,7 @@ export async function runPass(options: PassOptions): Promise<PassSummary> {
     stopping,
     finished: new Set(),
     admission: new Admission(memory, {
+      slots: config.uploadConcurrency,
       now: world.now,
       random: world.random,
       backoffSeconds: config.backoffSeconds,
@@ -130,7 +131,12 @@ export async function runPass(options: PassOptions): Promise<PassSummary> {
       }
     };
     await Promise.all(
-      Array.from({ length: Math.max(1, config.uploadConcurrency) }, () => worker()),
+      // Workers beyond the requests that may run at once (`pack_ahead`) pack the next episodes
+      // while the others upload: packing and uploading overlap.
+      Array.from(
+        { length: Math.max(1, config.uploadConcurrency) + (config.packAhead ?? 1) },
+        () => worker(),
+      ),
     );
   } finally {
     // Moves become durable before the states that recorded their answers go (invariant 4).

@@ -4,7 +4,6 @@
  */
 import { EpisodeChangedError, type Tree } from "../episodes/walk.ts";
 import { preflight } from "../episodes/preflight.ts";
-import type { Ticket } from "./admission.ts";
 import { quarantineNow } from "./finish.ts";
 import { setAsideReason } from "./moves.ts";
 import { discard, send } from "./send.ts";
@@ -23,12 +22,8 @@ export async function prepare(
   const key = await world.episodes.key(dir);
   const cached = memory.preflightCache.get(id);
   // While uploads cannot happen, a known-good episode is not walked again.
-  if (cached?.key === key) {
-    const early = await ctx.admission.enter(id);
-    if (!early.go) return ctx.tally.queued(id, early.why, early.until);
-    // The gate opened (or a probe fell to us) while we waited: give it back, walk, ask again.
-    early.release();
-  }
+  const early = cached?.key === key ? ctx.admission.closed() : null;
+  if (early) return ctx.tally.queued(id, early.why, early.until);
   // Held, not tried: an episode the shipper cannot read or move is never packed or sent
   // (it would be sent and then stuck), and waits, loudly, for the fix it is logged with.
   const access = cached?.key === key && cached.accessOk ? null : await world.episodes.access(dir);
@@ -66,13 +61,27 @@ export async function prepare(
     });
   }
   memory.preflightCache.set(id, { key, commit: verdict.commit, accessOk: true });
-  // Nothing is packed while it could not be sent: a dead receiver must not fill the disk.
+  // Nothing is packed while the host is known to be paused: a dead receiver must not fill the
+  // disk. Otherwise the episode packs now, while others upload (the pipeline), and waits for a
+  // request slot and the gate only to send.
+  const closed = ctx.admission.closed();
+  if (closed) return ctx.tally.queued(id, closed.why, closed.until);
+  const next = await pack(ctx, id, dir, inspection.tree, verdict.commit, state);
+  if (next) await admitAndSend(ctx, id, dir, next);
+}
+
+/** Waits for a request slot and the gate, sends, and packs afresh once if the answer says so. */
+async function admitAndSend(
+  ctx: RunnerContext,
+  id: string,
+  dir: string,
+  state: PackedState,
+): Promise<void> {
   const ticket = await ctx.admission.enter(id);
   if (!ticket.go) return ctx.tally.queued(id, ticket.why, ticket.until);
   let again = false;
   try {
-    const next = await pack(ctx, id, dir, inspection.tree, verdict.commit, state);
-    if (next) again = await send(ctx, id, dir, next, ticket);
+    again = await send(ctx, id, dir, state, ticket);
   } finally {
     ticket.release();
   }
@@ -194,13 +203,5 @@ export async function upload(
     await outbox.dropTarballs(id);
     return await prepare(ctx, id, dir, state);
   }
-  const ticket: Ticket = await ctx.admission.enter(id);
-  if (!ticket.go) return ctx.tally.queued(id, ticket.why, ticket.until);
-  let again = false;
-  try {
-    again = await send(ctx, id, dir, state, ticket);
-  } finally {
-    ticket.release();
-  }
-  if (again) await prepareAgain(ctx, id, dir);
+  await admitAndSend(ctx, id, dir, state);
 }

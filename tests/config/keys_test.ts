@@ -50,6 +50,7 @@ Deno.test("CONFIG_KEYS defaults lie inside their own ranges", async () => {
     "shipper.backoff_seconds": config.backoffSeconds,
     "shipper.max_episode_bytes": config.maxEpisodeBytes,
     "shipper.upload_concurrency": config.uploadConcurrency,
+    "shipper.pack_ahead": config.packAhead,
     "shipper.max_bytes_per_second": config.maxBytesPerSecond,
     "shipper.stop_grace_s": config.stopGraceS,
     "retention.keep_local_for_days": config.keepLocalForDays,
