@@ -13,6 +13,7 @@ import { packJob } from "./jobs/pack.ts";
 import { rssJob } from "./jobs/rss.ts";
 import { zstdTextJob } from "./jobs/zstd_text.ts";
 import { statusBenchJob } from "./jobs/status_job.ts";
+import { overlapJob } from "./jobs/overlap.ts";
 import { objectStoreBenchJob } from "./jobs/object_store_job.ts";
 
 /** The jobs `deno task bench` runs (`--only` takes their ids). */
@@ -21,6 +22,7 @@ export const JOBS: readonly Job[] = [
   bigJob("gzip"),
   bigJob("zstd"),
   bigJob("none"),
+  overlapJob,
   zstdTextJob,
   kindsJob,
   episodesJob,
