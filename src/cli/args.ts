@@ -7,7 +7,7 @@ import { DEFAULT_CONFIG_PATH } from "../config/config.ts";
 import type { Logger } from "../log/log.ts";
 import type { ProgressEvent } from "../queue/progress.ts";
 
-/** Exit codes (SPEC §5), the one place they are defined. */
+/** Exit codes (README, "Command line"), the one place they are defined. */
 export const EXIT = {
   ok: 0,
   /** Unexpected failure; or `requeue` refused an episode. */

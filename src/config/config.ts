@@ -1,7 +1,7 @@
 /**
  * `/etc/cis490/lab-host.toml` → typed {@linkcode Config}: a loop over the key table (keys.ts),
  * then the few rules that involve more than one key, then the files the config names. Every
- * problem is collected and reported at once, one line each. Seed-compatible: a seed config loads
+ * problem is collected and reported at once, one line each. Compatible with the Python shipper: its config loads
  * unchanged.
  */
 import { dirname } from "node:path";
@@ -103,7 +103,7 @@ export interface Config {
 export interface LoadConfigOptions {
   /** Environment lookup. @default {Deno.env.get} */
   env?: (name: string) => string | undefined;
-  /** Base for relative paths (the seed resolved against the working directory). @default {Deno.cwd()} */
+  /** Base for relative paths (the Python shipper resolved against the working directory). @default {Deno.cwd()} */
   cwd?: string;
   /** Clock, for certificate expiry warnings. @default {Date.now} */
   now?: () => number;
@@ -308,7 +308,7 @@ export async function loadConfig(
     warn: (line) => warnings.push(`${file}: ${line}`),
   });
 
-  // The token: inline (the seed) or from a file, and able to travel in a header.
+  // The token: inline (as the Python shipper had it) or from a file, and able to travel in a header.
   let bearerToken = v.bearerToken;
   let bearerTokenFile: string | undefined;
   if (v.bearerTokenFile !== undefined && v.bearerToken === undefined) {

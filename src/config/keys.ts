@@ -95,7 +95,7 @@ export interface ConfigKey<T = unknown> {
   allowed?: string;
   /** One line: what the key does. */
   doc: string;
-  /** Not in the seed's config: an addition of this shipper. */
+  /** Not in the Python shipper's config: an addition of this shipper. */
   isNew: boolean;
   /** How packaging/lab-host.toml shows it. @default {commented out at its default} */
   template?: TemplateEntry;
@@ -127,13 +127,13 @@ function string(raw: unknown): string {
   return raw;
 }
 
-/** An optional string; `""` means absent, as the seed read it. */
+/** An optional string; `""` means absent, as the Python shipper read it. */
 function optionalString(raw: unknown): string | undefined {
   const value = string(raw);
   return value === "" ? undefined : value;
 }
 
-/** A path: `~` expanded with $HOME, made absolute against the working directory (as the seed). */
+/** A path: `~` expanded with $HOME, made absolute against the working directory (as the Python shipper did). */
 export function expandPath(path: string, ctx: KeyContext): string {
   const expanded = ctx.home && (path === "~" || path.startsWith("~/"))
     ? ctx.home + path.slice(1)

@@ -83,7 +83,7 @@ function cell(text: string): string {
   return text.replaceAll("|", "\\|");
 }
 
-/** The bullet list of the keys this shipper adds to the seed's, with defaults, for README.md. */
+/** The bullet list of the keys this shipper adds to the Python shipper's, with defaults, for README.md. */
 export function renderNewKeysList(keys: readonly ConfigKey[] = CONFIG_KEYS): string {
   return keys.filter((k) => k.isNew).map((k) => {
     const allowed = allowedText(k);

@@ -70,7 +70,7 @@ export async function writeFileAtomic(
   const temp = tempPathFor(path, tempDir);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   try {
-    // Nothing the shipper writes is world-readable (SPEC §3); the service group may read.
+    // Nothing the shipper writes is world-readable (README, "Where episodes go"); the service group may read.
     await fs.writeNew(temp, bytes, { mode: FILE_MODE, sync: durability !== "process" });
     if (options.mode !== undefined) await fs.chmod(temp, options.mode);
     await fs.rename(temp, path);

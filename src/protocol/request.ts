@@ -1,5 +1,5 @@
 /**
- * The upload request for one episode (SPEC §4): URL and headers, built here beside the code that
+ * The upload request for one episode (docs/protocol.md): URL and headers, built here beside the code that
  * parses them in the collector (`src/collector/gate.ts`), so one round trip tests both ends. Pure.
  */
 import {

@@ -1,7 +1,7 @@
 /**
  * The host's upload gate: when the collector is down, refuses our credentials or is misaddressed,
  * the host as a whole backs off and probes with one request per backoff step, then drains at full
- * speed once a probe succeeds (SPEC §4, seed bug 3). Pure: the pass holds the value and applies it.
+ * speed once a probe succeeds (docs/protocol.md; the Python shipper hammered a refusing collector). Pure: the pass holds the value and applies it.
  */
 import { retryDelayMs } from "./backoff.ts";
 import type { HostProblem } from "../upload/receiver.ts";

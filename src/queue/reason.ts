@@ -1,4 +1,4 @@
-/** The content of `quarantine_reason.json` (SPEC §3). Pure. */
+/** The content of `quarantine_reason.json` (README, "Where episodes go"). Pure. */
 import { REASON_FILE } from "../layout.ts";
 import { VERSION } from "../version.ts";
 

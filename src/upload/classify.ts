@@ -1,6 +1,6 @@
 /**
  * What a collector's answer (status, body, headers), or the failure to get one, means for the
- * episode: the SPEC §4 table. Pure; the one place the outcome classes are defined.
+ * episode: the table of docs/protocol.md. Pure; the one place the outcome classes are defined.
  * {@linkcode responseAnswer} and {@linkcode failureAnswer} put them in a receiver's terms.
  *
  * The rule behind the table: quarantine only what the collector says about *this episode*. An
@@ -89,7 +89,7 @@ const HOST_LEVEL_400: readonly { pattern: RegExp; class: OutcomeClass; cause: st
   },
 ];
 
-/** Classifies an HTTP status code alone per SPEC §4 (no body rules). */
+/** Classifies an HTTP status code alone per docs/protocol.md (no body rules). */
 export function classifyStatus(status: number): OutcomeClass {
   if (status >= 200 && status < 300) return "stored";
   if (status === 409) return "duplicate";
@@ -101,7 +101,7 @@ export function classifyStatus(status: number): OutcomeClass {
   return "transient";
 }
 
-/** Classifies a whole answer per SPEC §4: status first, then what a 400's body is about. */
+/** Classifies a whole answer per docs/protocol.md: status first, then what a 400's body is about. */
 export function classifyAnswer(answer: Answer): Classified {
   const { status } = answer;
   if (status === 400) {

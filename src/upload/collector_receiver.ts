@@ -1,5 +1,5 @@
 /**
- * The reference collector's protocol (SPEC §4) as a {@linkcode Receiver}: one mutual-TLS PUT per
+ * The reference collector's protocol (docs/protocol.md) as a {@linkcode Receiver}: one mutual-TLS PUT per
  * parcel through the shared connection pool, its answer sorted into the outcome table's classes.
  * Every answer and every network or TLS failure is an {@linkcode Answer}; only a tarball that
  * cannot be read throws.
@@ -32,7 +32,7 @@ export interface CollectorReceiverOptions {
 
 /**
  * A receiver that PUTs each parcel to `config.receiver.url` (the reference collector, nginx, or
- * any server speaking SPEC §4).
+ * any server speaking that protocol).
  * @example
  * ```ts
  * const receiver = collectorReceiver(config);

@@ -24,7 +24,7 @@ function count(text: string, needle: string): number {
   return text.split(needle).length - 1;
 }
 
-Deno.test("shipper → collector: each episode ends where the SPEC says, stored once and byte-identical", async () => {
+Deno.test("shipper → collector: each episode ends where README says, stored once and byte-identical", async () => {
   await using tmp = await tempDir();
   const pki = await sharedPki();
   await using collector = await startCollectorProcess(tmp.path, pki);

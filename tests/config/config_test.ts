@@ -90,7 +90,7 @@ keep_local_for_days = 14
   assertMatch(config.tls.key ?? "", /PRIVATE KEY/);
 });
 
-Deno.test("loadConfig() makes paths absolute and expands ~ like the seed", async () => {
+Deno.test("loadConfig() makes paths absolute and expands ~ like the Python shipper", async () => {
   await using dir = await tempDir();
   const pki = await sharedPki();
   const home = join(dir.path, "home");

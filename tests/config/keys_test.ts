@@ -19,7 +19,7 @@ Deno.test("CONFIG_KEYS names are unique and carry a doc, a type and a default", 
     assert(key.doc && defaultText(key) && key.type, key.name);
     assert(!key.doc.includes("\n"), `${key.name}: one-line doc`);
   }
-  // The seed's keys (SPEC §2), which must keep their names.
+  // The seed's keys (docs/config.md), which must keep their names.
   assertEquals(
     CONFIG_KEYS.filter((k) => !k.isNew).map((k) => k.name),
     [

@@ -1,6 +1,6 @@
 /**
  * The shipper against nginx (ssl_verify_client on + dav_methods PUT): a collector nobody here
- * wrote. nginx also answers every row of the SPEC §4 table for chosen episodes, some before
+ * wrote. nginx also answers every row of the table of docs/protocol.md for chosen episodes, some before
  * reading the body, as real servers do.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
@@ -73,7 +73,7 @@ async function inOrder(dataRoot: string, specs: [string, Parameters<typeof makeE
   }
 }
 
-Deno.test("shipper → nginx: every episode kind and every §4 row ends where the SPEC says", () =>
+Deno.test("shipper → nginx: every episode kind and every answer row ends where docs/protocol.md says", () =>
   withNginx(ROWS, async (nginx, pki) => {
     await using lab = await makeLab({
       url: nginx.url,

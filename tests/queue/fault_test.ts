@@ -1,5 +1,5 @@
 /**
- * Every row of the SPEC §4 table against a scripted HTTPS server, through the real CLI
+ * Every row of the table of docs/protocol.md against a scripted HTTPS server, through the real CLI
  * (`main.ts --once` under the build's permission flags). Real TLS, PKI made at test time.
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";

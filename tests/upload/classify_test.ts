@@ -14,7 +14,7 @@ import {
 const nginxPage = (status: string, text: string) =>
   `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status}</h1></center>\r\n<center>${text}</center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n`;
 
-Deno.test("classifyStatus() follows every row of the SPEC §4 table", () => {
+Deno.test("classifyStatus() follows every row of the table of docs/protocol.md", () => {
   const rows: [number[], string][] = [
     [[200, 201, 204], "stored"],
     [[409], "duplicate"],
