@@ -62,7 +62,7 @@ export type Event =
   | { e: "restart"; power: boolean }
   | { e: "time"; ms: number }
   | { e: "mode"; mode: CollectorMode }
-  | { e: "reload"; compression: "gzip" | "none"; concurrency: number }
+  | { e: "reload"; compression: "gzip" | "none"; concurrency: number; packAhead: number }
   | { e: "mv-back" }
   | { e: "corrupt" }
   | { e: "operator"; cmd: OperatorCommand };
@@ -113,6 +113,7 @@ function drawEvent(rng: Rng): Event {
       e: "reload",
       compression: rng.pick(["gzip", "none"] as const),
       concurrency: 1 + rng.int(3),
+      packAhead: rng.int(3),
     };
   }
   return rng.chance(0.5) ? { e: "mv-back" } : { e: "corrupt" };
@@ -190,6 +191,7 @@ function baseConfig(): Config {
     maxEpisodeBytes: 4000,
     compression: "gzip",
     uploadConcurrency: 2,
+    packAhead: 1,
     maxBytesPerSecond: 0,
     stopGraceS: 20,
   } as Config;
@@ -331,6 +333,7 @@ class SimWorld {
           ...this.config,
           compression: event.compression,
           uploadConcurrency: event.concurrency,
+          packAhead: event.packAhead,
         };
         return;
       case "mv-back":
@@ -788,7 +791,12 @@ class SimWorld {
         if (final) this.fail(`invariant 3: quarantine/${name} has no reason file`);
         continue;
       }
-      const reason = JSON.parse(new TextDecoder().decode(reasonBytes));
+      let reason;
+      try {
+        reason = JSON.parse(new TextDecoder().decode(reasonBytes));
+      } catch {
+        this.fail(`invariant 3: quarantine/${name} has a reason file that is not JSON`);
+      }
       if (!inst) continue;
       const justified = reason.source === "drain"
         ? inst.kind === "unstamped"
