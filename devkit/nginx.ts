@@ -67,24 +67,7 @@ http {
 }
 `,
   );
-  const child = new Deno.Command("nginx", {
-    args: ["-p", dir, "-c", conf, "-e", join(dir, "logs", "error.log")],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  // Ready when the port accepts connections; an nginx that exits instead fails at once.
-  let exited = false;
-  child.status.then(() => (exited = true));
-  for (;;) {
-    if (exited) throw new Error(`nginx did not start: ${(await stderr).trim()}`);
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
-    if (conn) {
-      conn.close();
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const { child, stderr } = await spawnNginx(dir, conf, join(dir, "logs", "error.log"), port);
   return {
     url: `https://127.0.0.1:${port}`,
     root,
@@ -103,6 +86,35 @@ http {
       await stderr;
     },
   };
+}
+
+/**
+ * Starts nginx in the foreground of `dir` with `conf`; ready when `port` accepts connections. An
+ * nginx that exits instead fails at once with its stderr.
+ */
+async function spawnNginx(
+  dir: string,
+  conf: string,
+  errorLog: string,
+  port: number,
+): Promise<{ child: Deno.ChildProcess; stderr: Promise<string> }> {
+  const child = new Deno.Command("nginx", {
+    args: ["-p", dir, "-c", conf, "-e", errorLog],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let exited = false;
+  child.status.then(() => (exited = true));
+  for (;;) {
+    if (exited) throw new Error(`nginx did not start: ${(await stderr).trim()}`);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
+    if (conn) {
+      conn.close();
+      return { child, stderr };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Whether nginx is installed (`.ci/run` installs it; without it the test fails, never skips). */
@@ -158,23 +170,7 @@ ${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=600s;`).join("\
 }
 `,
   );
-  const child = new Deno.Command("nginx", {
-    args: ["-p", dir, "-c", conf, "-e", errorLog],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const stderr = new Response(child.stderr).text();
-  let exited = false;
-  child.status.then(() => (exited = true));
-  for (;;) {
-    if (exited) throw new Error(`nginx did not start: ${(await stderr).trim()}`);
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port }).catch(() => null);
-    if (conn) {
-      conn.close();
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const { child, stderr } = await spawnNginx(dir, conf, errorLog, port);
   return {
     url: `https://127.0.0.1:${port}`,
     errors: () => Deno.readTextFile(errorLog).catch(() => ""),

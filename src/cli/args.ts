@@ -60,6 +60,13 @@ export class UsageError extends Error {
   }
 }
 
+/** `NAME... | --all`: the names given, or "all"; both or neither is a usage error. */
+export function namesOrAll(all: boolean, names: string[], noun: string): string[] | "all" {
+  if (all && names.length > 0) throw new UsageError(`give ${noun} or --all, not both`);
+  if (!all && names.length === 0) throw new UsageError(`give ${noun} or --all`);
+  return all ? "all" : names;
+}
+
 /** What a command gets from `main.ts`. */
 export interface CommandIo {
   logger: Logger;

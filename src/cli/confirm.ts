@@ -6,7 +6,7 @@ import {
   DRY_RUN_OPTION,
   EXIT,
   JSON_OPTION,
-  UsageError,
+  namesOrAll,
 } from "./args.ts";
 import { defineCommand } from "./define_command.ts";
 import { loadShipperConfig } from "./_load.ts";
@@ -35,9 +35,7 @@ remove it in due course. NAME is its name in shipped/. Exits 1 when a NAME has n
     ["cis490-ship confirm --all --dry-run"],
   ],
   parse({ values, positionals }, env) {
-    const all = values.all === true;
-    if (all && positionals.length > 0) throw new UsageError("give names or --all, not both");
-    if (!all && positionals.length === 0) throw new UsageError("give names or --all");
+    const which = namesOrAll(values.all === true, positionals, "names");
     const configPath = configPathOf(values, env);
     const dryRun = values["dry-run"] === true;
     const json = values.json === true;
@@ -46,7 +44,7 @@ remove it in due course. NAME is its name in shipped/. Exits 1 when a NAME has n
         const { config } = await loadShipperConfig(configPath, io);
         const report = await confirmShipped(
           config.dataRoot,
-          all ? { all: true } : { names: positionals },
+          which === "all" ? { all: true } : { names: which },
           { dryRun, signal: io.signal },
         );
         if (json) io.stdout(JSON.stringify(report, null, 2));

@@ -6,7 +6,7 @@ import {
   DRY_RUN_OPTION,
   EXIT,
   JSON_OPTION,
-  UsageError,
+  namesOrAll,
 } from "./args.ts";
 import { defineCommand } from "./define_command.ts";
 import { loadShipperConfig } from "./_load.ts";
@@ -37,9 +37,7 @@ stops it between two moves (exit 130).`,
     ["cis490-ship requeue --all --dry-run"],
   ],
   parse({ values, positionals }, env) {
-    const all = values.all === true;
-    if (all && positionals.length > 0) throw new UsageError("give episode ids or --all, not both");
-    if (!all && positionals.length === 0) throw new UsageError("give episode ids or --all");
+    const which = namesOrAll(values.all === true, positionals, "episode ids");
     const configPath = configPathOf(values, env);
     const dryRun = values["dry-run"] === true;
     const json = values.json === true;
@@ -48,7 +46,7 @@ stops it between two moves (exit 130).`,
         const { config } = await loadShipperConfig(configPath, io);
         const report = await requeue(
           config.dataRoot,
-          all ? { all: true } : { ids: positionals },
+          which === "all" ? { all: true } : { ids: which },
           { dryRun, now: io.now, signal: io.signal },
         );
         if (json) io.stdout(JSON.stringify(report, null, 2));

@@ -227,6 +227,17 @@ const ENTITIES: Record<string, string> = {
   nbsp: " ",
 };
 
+/** `text` with its HTML/XML character references (named, decimal, hex) decoded. */
+export function decodeEntities(text: string): string {
+  return text.replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (m, e: string) => {
+    if (e[0] === "#") {
+      const n = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1));
+      return Number.isFinite(n) && n > 0 && n < 0x110000 ? String.fromCodePoint(n) : m;
+    }
+    return ENTITIES[e.toLowerCase()] ?? m;
+  });
+}
+
 /**
  * The readable text of a response body: HTML without its head, scripts, tags and the server
  * signature after `<hr>`; entities decoded; whitespace collapsed; at most `limit` characters.
@@ -234,17 +245,12 @@ const ENTITIES: Record<string, string> = {
 export function answerText(body: string, limit = 300): string {
   let text = body;
   if (/<\/?[a-z][^>]*>/i.test(text)) {
-    text = text
-      .replace(/<(head|script|style)\b[\s\S]*?<\/\1\s*>/gi, " ")
-      .replace(/<hr\b[\s\S]*$/i, " ")
-      .replace(/<[^>]*>/g, " ")
-      .replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (m, e: string) => {
-        if (e[0] === "#") {
-          const n = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1));
-          return Number.isFinite(n) && n > 0 && n < 0x110000 ? String.fromCodePoint(n) : m;
-        }
-        return ENTITIES[e.toLowerCase()] ?? m;
-      });
+    text = decodeEntities(
+      text
+        .replace(/<(head|script|style)\b[\s\S]*?<\/\1\s*>/gi, " ")
+        .replace(/<hr\b[\s\S]*$/i, " ")
+        .replace(/<[^>]*>/g, " "),
+    );
   }
   // deno-lint-ignore no-control-regex -- control characters must not reach a log line
   text = text.replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim();

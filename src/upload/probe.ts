@@ -11,7 +11,7 @@ import { isIP } from "node:net";
 import type { Config } from "../config/config.ts";
 import { episodeRequest, USER_AGENT } from "../protocol/request.ts";
 import { createReceiverAgent } from "./agent.ts";
-import { RESPONSE_BODY_LIMIT } from "./put.ts";
+import { AnswerBody, answerHeaders } from "./put.ts";
 import { isTlsRecord } from "./classify.ts";
 
 /** What one probe request saw. */
@@ -113,33 +113,16 @@ function exchange(config: Config, ex: Exchange, options: ProbeOptions): Promise<
       agent: isHttps ? pool.https : pool.http,
       ...(isHttps && isIP(hostname) === 0 && { servername: hostname }),
     }, (res) => {
-      const chunks: Uint8Array[] = [];
-      let kept = 0;
-      const done = () => {
-        const headers: Record<string, string | undefined> = {};
-        for (const [k, v] of Object.entries(res.headers)) {
-          headers[k] = Array.isArray(v) ? v.join(", ") : v;
-        }
-        const bytes = new Uint8Array(kept);
-        let off = 0;
-        for (const c of chunks) {
-          bytes.set(c, off);
-          off += c.length;
-        }
+      const body = new AnswerBody();
+      const done = () =>
         finish({
           kind: "answer",
           status: res.statusCode ?? 0,
-          body: new TextDecoder().decode(bytes),
-          headers,
+          body: body.text(),
+          headers: answerHeaders(res),
         });
-      };
       res.on("data", (chunk: Uint8Array) => {
-        if (kept < RESPONSE_BODY_LIMIT) {
-          const part = chunk.subarray(0, RESPONSE_BODY_LIMIT - kept);
-          chunks.push(part.slice());
-          kept += part.length;
-        }
-        if (kept >= RESPONSE_BODY_LIMIT) done();
+        if (body.add(chunk)) done();
       });
       res.on("end", done);
       res.on("error", done);

@@ -36,6 +36,42 @@ export const RESPONSE_BODY_LIMIT = 4096;
 /** Response bytes read past the kept part so the connection can be reused; beyond, it is closed. */
 export const RESPONSE_DRAIN_LIMIT = 1024 * 1024;
 
+/** An answer's headers, a repeated one joined into one line. */
+export function answerHeaders(res: http.IncomingMessage): Record<string, string | undefined> {
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(res.headers)) {
+    headers[k] = Array.isArray(v) ? v.join(", ") : v;
+  }
+  return headers;
+}
+
+/** The first {@linkcode RESPONSE_BODY_LIMIT} bytes of an answer's body, copied as they arrive. */
+export class AnswerBody {
+  readonly #chunks: Uint8Array[] = [];
+  #kept = 0;
+
+  /** Keeps what fits of `chunk`; true once the limit is reached. */
+  add(chunk: Uint8Array): boolean {
+    if (this.#kept < RESPONSE_BODY_LIMIT) {
+      const part = chunk.subarray(0, RESPONSE_BODY_LIMIT - this.#kept);
+      this.#chunks.push(part.slice());
+      this.#kept += part.length;
+    }
+    return this.#kept >= RESPONSE_BODY_LIMIT;
+  }
+
+  /** What was kept, as text. */
+  text(): string {
+    const bytes = new Uint8Array(this.#kept);
+    let off = 0;
+    for (const c of this.#chunks) {
+      bytes.set(c, off);
+      off += c.length;
+    }
+    return new TextDecoder().decode(bytes);
+  }
+}
+
 /** Size of one read of the body file (two buffers of it per upload). */
 export const BODY_CHUNK_BYTES = 1024 * 1024;
 
@@ -267,33 +303,17 @@ function tryOnce(request: PutRequest, pool: ReceiverAgent): Promise<Try> {
     };
     const req = (isHttps ? https : http).request(options, (res) => {
       trace.answered = true;
-      const chunks: Uint8Array[] = [];
-      let kept = 0;
+      const body = new AnswerBody();
       let seen = 0;
-      const done = () => {
-        const headers: Record<string, string | undefined> = {};
-        for (const [k, v] of Object.entries(res.headers)) {
-          headers[k] = Array.isArray(v) ? v.join(", ") : v;
-        }
-        const bytes = new Uint8Array(kept);
-        let off = 0;
-        for (const c of chunks) {
-          bytes.set(c, off);
-          off += c.length;
-        }
+      const done = () =>
         finish(null, {
           status: res.statusCode ?? 0,
-          headers,
-          body: new TextDecoder().decode(bytes),
+          headers: answerHeaders(res),
+          body: body.text(),
         });
-      };
       res.on("data", (chunk: Uint8Array) => {
         seen += chunk.length;
-        if (kept < RESPONSE_BODY_LIMIT) {
-          const part = chunk.subarray(0, RESPONSE_BODY_LIMIT - kept);
-          chunks.push(part.slice());
-          kept += part.length;
-        }
+        body.add(chunk);
         if (seen > RESPONSE_DRAIN_LIMIT) {
           bodySent = false; // not reusable: finish() closes the connection
           done();

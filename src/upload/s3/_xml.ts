@@ -2,28 +2,12 @@
  * The few values read from S3's XML answers (`<Code>`, `<UploadId>`, `<Upload>` entries). S3's
  * answers are flat and machine-made, so a tag match is enough; no XML library for four tags.
  */
-const ENTITIES: Record<string, string> = {
-  amp: "&",
-  lt: "<",
-  gt: ">",
-  quot: '"',
-  apos: "'",
-};
-
-function decode(text: string): string {
-  return text.replace(/&(#\d+|#x[0-9a-f]+|[a-z]+);/gi, (m, e: string) => {
-    if (e[0] === "#") {
-      const n = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : Number(e.slice(1));
-      return Number.isFinite(n) && n > 0 && n < 0x110000 ? String.fromCodePoint(n) : m;
-    }
-    return ENTITIES[e.toLowerCase()] ?? m;
-  });
-}
+import { decodeEntities } from "../classify.ts";
 
 /** Every `<tag>…</tag>` text in `xml`, decoded, in order. */
 export function xmlValues(xml: string, tag: string): string[] {
   const re = new RegExp(`<${tag}(?:\\s[^>]*)?>([\\s\\S]*?)</${tag}>`, "g");
-  return Array.from(xml.matchAll(re), (m) => decode(m[1] ?? ""));
+  return Array.from(xml.matchAll(re), (m) => decodeEntities(m[1] ?? ""));
 }
 
 /** The first `<tag>…</tag>` text in `xml`, decoded, or null. */
