@@ -14,15 +14,11 @@ import {
   isRoot,
   portableCli,
   runAs,
+  sh,
   type SystemUser,
 } from "../support/system_user.ts";
 import { EXIT } from "../../src/cli/args.ts";
 import { REASON_FILE } from "../../src/layout.ts";
-
-async function sh(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  assert(out.success, `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** The first line a stream carries (all of it when it has no newline); the rest is drained. */
 async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {

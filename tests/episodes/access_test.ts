@@ -13,16 +13,12 @@ import {
   isRoot,
   portableCli,
   runAs,
+  sh,
   type SystemUser,
 } from "../support/system_user.ts";
 import { PERMISSION_FLAGS } from "../../src/permissions.ts";
 import { EXIT } from "../../src/cli/args.ts";
 import { type AccessProblem, describeProblem, globQuote } from "../../src/episodes/access.ts";
-
-async function sh(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  assert(out.success, `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 Deno.test("globQuote() makes a path match only itself in find -path", () => {
   assertEquals(globQuote("/data/ep-[1]*?"), "/data/ep-\\[1\\]\\*\\?");

@@ -16,6 +16,7 @@ import {
   isRoot,
   portableCli,
   runAs,
+  sh,
   type SystemUser,
 } from "../support/system_user.ts";
 import { EXIT } from "../../src/cli/args.ts";
@@ -25,11 +26,6 @@ import { makeStage } from "./stage.ts";
 const DATA = "/var/lib/cis490/data";
 const CONFIG_DIR = "/etc/cis490";
 const PYTHON_UID = 3_999_998;
-
-async function sh(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  assert(out.success, `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** Paths under `dir` not owned by `uid`. */
 async function notOwnedBy(dir: string, uid: number): Promise<string[]> {

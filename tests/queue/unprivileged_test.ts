@@ -7,22 +7,18 @@
  *
  * Needs root to create the unprivileged run (setpriv); reported as ignored otherwise.
  */
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assertEquals, assertMatch } from "../support/assert.ts";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeEpisode, names, shipperConfig, tempDir } from "../../devkit/fixtures.ts";
 import { startFaultServer } from "../support/fault_server.ts";
 import { sharedPki } from "../support/shared_pki.ts";
+import { sh } from "../support/system_user.ts";
 import { PERMISSION_FLAGS } from "../../src/permissions.ts";
 import { EXIT } from "../../src/cli/args.ts";
 
 const NOBODY = 65534;
 const ROOT_DIR = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
-
-async function sh(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).output();
-  assert(out.success, `${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** Copies what an unprivileged `deno run main.ts` needs where nobody can read it. */
 async function unprivilegedRunner(dir: string) {

@@ -27,7 +27,8 @@ export interface RunResult {
   stderr: string;
 }
 
-async function sh(cmd: string, args: string[]): Promise<string> {
+/** Runs a program; its stdout, or an error with its stderr when it fails. */
+export async function sh(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   const d = new TextDecoder();
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")}: ${d.decode(out.stderr)}`);
