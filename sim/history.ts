@@ -702,9 +702,16 @@ class SimWorld {
   /** Whether this process's last answer was about an episode (the host is proven). */
   proven = false;
 
-  /** A request starts: while the host is not proven, it must be the only one (invariant 6). */
+  /**
+   * A request starts: while the host is not proven, it must be the only one (invariant 6). A
+   * failure answer that has arrived but that the shipper has not read yet (its gate still open:
+   * the answer's continuation has not run) cannot stop a request already on its way; those are
+   * the "decided before the failure" requests that the after-failure count bounds.
+   */
   onStart(): number {
-    if (this.inFlight > 0 && !this.proven) {
+    const gate = this.memory?.gate;
+    const shipperKnows = gate === undefined || gate.paused !== null || !gate.proven;
+    if (this.inFlight > 0 && !this.proven && shipperKnows) {
       this.fail("invariant 6: a second request in flight while the host is not proven");
     }
     this.inFlight++;
