@@ -27,8 +27,8 @@ export class TarballFile {
   private constructor(readonly path: string, readonly file: Deno.FsFile) {}
 
   /** Creates `path` (mode 0600); it must not exist. */
-  static async create(path: string): Promise<TarballFile> {
-    const file = await Deno.open(path, { write: true, createNew: true, mode: 0o600 });
+  static create(path: string): TarballFile {
+    const file = Deno.openSync(path, { write: true, createNew: true, mode: 0o600 });
     return new TarballFile(path, file);
   }
 

@@ -354,7 +354,7 @@ export async function packEpisode(
   const level = levelFor(compression, options.level);
   options.signal?.throwIfAborted();
 
-  const file = await TarballFile.create(outPath);
+  const file = TarballFile.create(outPath);
   let encoder: Encoder | undefined;
   try {
     encoder = compression === "gzip"

@@ -58,10 +58,10 @@ export function movesLockPath(target: Layout | string): string {
  * Opens the moves lock: a writer creates it when missing; a reader only opens what exists (read
  * access is enough for flock(2)) and gets null when there is none.
  */
-async function openLockFile(path: string, write: boolean): Promise<Deno.FsFile | null> {
-  if (write) return await Deno.open(path, { read: true, write: true, create: true, mode: 0o640 });
+function openLockFile(path: string, write: boolean): Deno.FsFile | null {
+  if (write) return Deno.openSync(path, { read: true, write: true, create: true, mode: 0o640 });
   try {
-    return await Deno.open(path, { read: true });
+    return Deno.openSync(path, { read: true });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;
@@ -80,7 +80,7 @@ export async function withMovesLock<T>(
 ): Promise<T> {
   const shared = options.shared ?? false;
   if (!shared) await requireOwner(dataRootOf(target));
-  const file = await openLockFile(movesLockPath(target), !shared);
+  const file = openLockFile(movesLockPath(target), !shared);
   // No lock file: no mover has run yet, and a mover that starts now is seen by the reader's
   // own consistency check (listing twice).
   if (file === null) return await fn();

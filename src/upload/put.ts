@@ -385,8 +385,8 @@ async function writeBody(
   const path = request.bodyPath;
   let file: Deno.FsFile;
   try {
-    file = await Deno.open(path, { read: true });
-    if (request.bodyOffset) await file.seek(request.bodyOffset, Deno.SeekMode.Start);
+    file = Deno.openSync(path, { read: true });
+    if (request.bodyOffset) file.seekSync(request.bodyOffset, Deno.SeekMode.Start);
   } catch (error) {
     throw new BodyReadError(`Cannot read "${path}": ${(error as Error).message}`, { cause: error });
   }

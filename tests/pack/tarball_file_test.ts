@@ -27,7 +27,7 @@ Deno.test("TarballFile flushes early past SYNC_EVERY and writes the same bytes a
   const chunk = 1 << 20;
   const buffers = [new Uint8Array(chunk), new Uint8Array(chunk)];
   const expected = createHash("sha256");
-  const file = await TarballFile.create(path);
+  const file = TarballFile.create(path);
   assertEquals(handlesOn(path), 1);
   let sawFlusher = false;
   const total = SYNC_EVERY * 2 + chunk * 3;
