@@ -7,6 +7,7 @@
  * Random data stays on the main thread: zstd stores it as raw blocks about as fast as the bytes
  * could be sent to a Worker, and the Worker's memory is not paid for nothing.
  */
+import { giveBuffers, takeBuffer } from "./_buffers.ts";
 import { compressible } from "./compressible.ts";
 import type { TarballFile } from "./_tarball_file.ts";
 import { frameBound, giveZlib, type SyncZlib, takeZlib } from "./_zlib_sync.ts";
@@ -61,7 +62,7 @@ export interface ZstdFramesOptions {
 /** The zstd encoder the packer fills segment by segment. */
 export class ZstdFrames {
   /** The segment the packer fills next (a different buffer after each flush, possibly). */
-  buffer: Uint8Array = new Uint8Array(SEGMENT);
+  buffer: Uint8Array = takeBuffer(SEGMENT);
   readonly #file: TarballFile;
   readonly #level: number;
   readonly #z: SyncZlib;
@@ -85,7 +86,7 @@ export class ZstdFrames {
   #freeMain(): { output: Uint8Array; free: boolean } | null {
     const free = this.#main.find((m) => m.free);
     if (free || this.#main.length >= MAIN_OUTPUTS) return free ?? null;
-    const made = { output: new Uint8Array(frameBound(SEGMENT)), free: true };
+    const made = { output: takeBuffer(frameBound(SEGMENT)), free: true };
     this.#main.push(made);
     return made;
   }
@@ -138,6 +139,7 @@ export class ZstdFrames {
     // Frames are complete units: the compressor is reusable unless a frame failed inside it.
     if (ok) giveZlib(this.#z);
     else this.#z.close();
+    giveBuffers(this.buffer, ...this.#main.map((m) => m.output));
   }
 
   /** The Worker for a full segment that compresses, once started or while enough is left. */

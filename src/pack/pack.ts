@@ -23,6 +23,7 @@ import {
 import { type Compression, COMPRESSION_FORMAT, DEFAULT_COMPRESSION } from "../protocol/protocol.ts";
 import { compressible } from "./compressible.ts";
 import { TarballFile } from "./_tarball_file.ts";
+import { giveBuffers, takeBuffer } from "./_buffers.ts";
 import { END_OF_ARCHIVE, entryHeader, padding, type TarEntryHeader } from "./_tar.ts";
 import { FLUSH, giveZlib, type SyncZlib, takeZlib } from "./_zlib_sync.ts";
 import { ZstdFrames } from "./_zstd_frames.ts";
@@ -83,7 +84,7 @@ interface Encoder {
 
 /** Uncompressed: the packer fills one of two buffers while the other is written. */
 class PlainEncoder implements Encoder {
-  readonly #buffers = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  readonly #buffers = [takeBuffer(CHUNK), takeBuffer(CHUNK)];
   #index = 0;
   constructor(readonly file: TarballFile) {}
   get buffer(): Uint8Array {
@@ -97,13 +98,15 @@ class PlainEncoder implements Encoder {
   end(): Promise<void> {
     return this.file.drain();
   }
-  close(): void {}
+  close(): void {
+    giveBuffers(...this.#buffers);
+  }
 }
 
 /** One gzip stream, deflated into one of two output buffers while the other is written. */
 class GzipEncoder implements Encoder {
-  readonly buffer = new Uint8Array(CHUNK);
-  readonly #outputs = [new Uint8Array(CHUNK), new Uint8Array(CHUNK)];
+  readonly buffer = takeBuffer(CHUNK);
+  readonly #outputs = [takeBuffer(CHUNK), takeBuffer(CHUNK)];
   #index = 0;
   #used = 0;
   readonly #z: SyncZlib;
@@ -146,12 +149,13 @@ class GzipEncoder implements Encoder {
   close(ok: boolean): void {
     if (ok) giveZlib(this.#z);
     else this.#z.close();
+    giveBuffers(this.buffer, ...this.#outputs);
   }
 }
 
 /** Gathers archive bytes into the encoder's buffer, flushing each full one. */
 class Packer {
-  readonly probe = new Uint8Array(PROBE);
+  readonly probe = takeBuffer(PROBE);
   #used = 0;
   #stored = false;
   #read = 0;
@@ -366,14 +370,20 @@ export async function packEpisode(
       })
       : new PlainEncoder(file);
     const adaptive = compression === "gzip" ? level : null;
-    await writeArchive(new Packer(encoder, options), episodeDir, episodeId, tree, adaptive);
+    const packer = new Packer(encoder, options);
+    try {
+      await writeArchive(packer, episodeDir, episodeId, tree, adaptive);
+    } finally {
+      giveBuffers(packer.probe); // copied into the encoder's buffer, never written from
+    }
     await encoder.end();
     const result = await file.finish(options.sync ?? true);
     encoder.close(true);
     return result;
   } catch (error) {
-    encoder?.close(false);
+    // The write in flight ends before the encoder's buffers can go back for reuse.
     await file.discard();
+    encoder?.close(false);
     throw error;
   }
 }

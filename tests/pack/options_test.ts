@@ -81,6 +81,50 @@ Deno.test("packEpisode() adaptive gzip is one valid gzip stream, deterministic, 
   }
 });
 
+Deno.test("packEpisode() reuses its buffers without a byte of one pack reaching another", async () => {
+  await using tmp = await tempDir();
+  const big = await mixedEpisode(tmp.path);
+  const small = join(tmp.path, "ep-small");
+  await Deno.mkdir(join(small, "data"), { recursive: true });
+  await Deno.writeTextFile(join(small, "data", "a.csv"), "a,1,2\n".repeat(700));
+  await Deno.writeFile(join(small, "data", "noise.bin"), random(9000));
+  await Deno.writeTextFile(join(small, "meta.json"), '{"code_version":{"commit":"x"}}');
+  const jobs = [
+    [big, "ep-mix", "gzip"],
+    [small, "ep-small", "gzip"],
+    [big, "ep-mix", "none"],
+    [small, "ep-small", "zstd"],
+    [big, "ep-mix", "zstd"],
+    [small, "ep-small", "none"],
+  ] as const;
+  let n = 0;
+  const pack = async ([dir, id, compression]: (typeof jobs)[number]) => {
+    const out = join(tmp.path, `${n++}.tar`);
+    await packEpisode(dir, id, walkEpisode(dir), out, { compression });
+    return await sha(out);
+  };
+  const inOrder: string[] = [];
+  for (const job of jobs) inOrder.push(await pack(job));
+  const reversed: string[] = [];
+  for (const job of [...jobs].reverse()) reversed.unshift(await pack(job));
+  const together = await Promise.all(jobs.map(pack));
+  assertEquals(reversed, inOrder);
+  assertEquals(together, inOrder);
+  // And what a process that never packed before makes.
+  const child = new URL("./_pack_child.ts", import.meta.url).pathname;
+  const fresh = JSON.parse(
+    await run(Deno.execPath(), [
+      "run",
+      ...PERMISSION_FLAGS,
+      child,
+      small,
+      join(tmp.path, "fresh.tar"),
+      "gzip",
+    ]),
+  );
+  assertEquals(fresh.sha256, inOrder[1]);
+});
+
 Deno.test("packEpisode() refuses a level outside the compression's range", async () => {
   await using tmp = await tempDir();
   const dir = await mixedEpisode(tmp.path);
