@@ -2,12 +2,13 @@
  * `deno task simulate`: the queue under the deterministic simulator.
  *
  *   deno task simulate                      100,000 seeded histories on every core
+ *   deno task simulate --regressions        the kept histories (sim/regressions.ts)
  *   deno task simulate --count N [--from S] seeds S … S+N-1
  *   deno task simulate --seed N             replay one seed with its log; shrink it if it fails
  *   deno task simulate --minutes M          explore fresh seeds for M minutes
  *   deno task simulate --fleet              the fleet table (sim/fleet.ts)
- *   deno task simulate --mutants [--count N] each guard removed on purpose, and the seed that
- *                                           catches it (sim/mutants.ts)
+ *   deno task simulate --mutants [--count N] each guard removed on purpose, and the kept
+ *                                           history or seed that catches it (sim/mutants.ts)
  *   deno task simulate --first --count N    stop at the first violation
  */
 import { parseArgs } from "node:util";
@@ -16,6 +17,7 @@ import { runSeed, seedUuids, shrink } from "./explore.ts";
 import { exploreParallel } from "./parallel.ts";
 import { fleetTable } from "./fleet.ts";
 import { MUTANTS, mutantTable, runMutant } from "./mutants.ts";
+import { REGRESSIONS, runRegressions } from "./regressions.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     fleet: { type: "boolean" },
     first: { type: "boolean" },
     mutants: { type: "boolean" },
+    regressions: { type: "boolean" },
   },
 });
 
@@ -46,24 +49,33 @@ async function main(): Promise<number> {
     const results = [];
     for (const mutant of MUTANTS) {
       const result = await runMutant(mutant, budget);
-      console.error(
-        `${mutant.guard}: ${result.seed === null ? "not caught" : `seed ${result.seed}`}`,
-      );
+      const by = [
+        ...(result.regression ? [`kept history ${result.regression}`] : []),
+        ...(result.seed !== null ? [`seed ${result.seed}`] : []),
+      ];
+      console.error(`${mutant.guard}: ${by.length > 0 ? by.join(", ") : "not caught"}`);
       results.push(result);
     }
     for (const line of mutantTable(results)) console.log(line);
-    return results.every((r) => r.seed !== null) ? 0 : 1;
+    return results.every((r) => r.seed !== null || r.regression !== undefined) ? 0 : 1;
+  }
+  if (values.regressions) {
+    const failures = await runRegressions();
+    for (const f of failures) console.log(`regression violation: ${f.name}: ${f.violation}`);
+    console.log(`${REGRESSIONS.length} kept histories, ${failures.length} violations`);
+    return failures.length === 0 ? 0 : 1;
   }
   if (values.first) {
     const count = Number(values.count ?? 100_000);
+    const start = Number(values.from ?? 0);
     const started = performance.now();
     const batch = 1000;
-    for (let from = Number(values.from ?? 0); from < count; from += batch) {
-      const failures = await exploreParallel(from, Math.min(batch, count - from));
+    for (let from = start; from < start + count; from += batch) {
+      const failures = await exploreParallel(from, Math.min(batch, start + count - from));
       if (failures.length > 0) {
         const f = failures[0]!;
         console.log(
-          `first violation: seed ${f.seed} after ${f.seed + 1} histories: ${f.violation}`,
+          `first violation: seed ${f.seed} after ${f.seed - start + 1} histories: ${f.violation}`,
         );
         return 1;
       }

@@ -106,6 +106,8 @@ export interface MutantResult {
   guard: string;
   /** The first seed that broke an invariant, or null within the budget. */
   seed: number | null;
+  /** The kept history (sim/regressions.ts) that broke an invariant first, if one did. */
+  regression?: string;
   violation: string | null;
   histories: number;
 }
@@ -130,6 +132,14 @@ export async function runMutant(mutant: Mutant, budget: number): Promise<MutantR
       throw new Error(`mutant "${mutant.guard}": the text to change is not once in ${mutant.file}`);
     }
     await Deno.writeTextFile(path, text.replace(mutant.find, mutant.replace));
+    const kept = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-read", "--allow-env", join(dir, "sim", "main.ts"), "--regressions"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const caught = /regression violation: (\S+): (.*)/.exec(new TextDecoder().decode(kept.stdout));
+    const regression = caught ? { regression: caught[1]! } : {};
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -152,6 +162,7 @@ export async function runMutant(mutant: Mutant, budget: number): Promise<MutantR
         seed: Number(found[1]),
         histories: Number(found[2]),
         violation: found[3]!,
+        ...regression,
       };
     }
     const ran = /(\d+) histories in/.exec(stdout);
@@ -160,7 +171,13 @@ export async function runMutant(mutant: Mutant, budget: number): Promise<MutantR
         `mutant "${mutant.guard}": ${stdout}\n${new TextDecoder().decode(out.stderr)}`,
       );
     }
-    return { guard: mutant.guard, seed: null, violation: null, histories: Number(ran[1]) };
+    return {
+      guard: mutant.guard,
+      seed: null,
+      violation: caught ? caught[2]! : null,
+      histories: Number(ran[1]),
+      ...regression,
+    };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -169,12 +186,12 @@ export async function runMutant(mutant: Mutant, budget: number): Promise<MutantR
 /** The markdown table of results. */
 export function mutantTable(results: readonly MutantResult[]): string[] {
   return [
-    "| guard removed | caught by seed | histories | what broke |",
+    "| guard removed | kept history that catches it | first seed that catches it | what broke |",
     "|---|---|---|---|",
     ...results.map((r) =>
-      `| ${r.guard} | ${r.seed ?? "not caught"} | ${r.histories} | ${
-        (r.violation ?? "—").replaceAll("|", "\\|").slice(0, 140)
-      } |`
+      `| ${r.guard} | ${r.regression ?? "—"} | ${
+        r.seed ?? `none of ${r.histories.toLocaleString("en")}`
+      } | ${(r.violation ?? "—").replaceAll("|", "\\|").slice(0, 140)} |`
     ),
   ];
 }

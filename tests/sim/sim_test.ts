@@ -5,6 +5,7 @@
  */
 import { assertEquals } from "../support/assert.ts";
 import { exploreParallel } from "../../sim/parallel.ts";
+import { REGRESSIONS, runRegressions } from "../../sim/regressions.ts";
 
 /** How many histories the test command runs. */
 export const HISTORIES = 100_000;
@@ -20,4 +21,8 @@ Deno.test(`simulator: ${HISTORIES} seeded histories keep every invariant of the 
     ),
     [],
   );
+});
+
+Deno.test(`simulator: the ${REGRESSIONS.length} kept histories keep every invariant`, async () => {
+  assertEquals(await runRegressions(), []);
 });
