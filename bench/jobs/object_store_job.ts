@@ -497,7 +497,7 @@ export const objectStoreBenchJob: Job = {
         target: targetText({ kind: "none" }),
         verdict: "n/a",
         context: r.id === "collectors"
-          ? "one collector (ours) vs two behind nginx (peer): below 1, two are faster"
+          ? "one collector (ours) vs two behind nginx (peer): ratio = one ÷ two, so above 1 two are faster"
           : "",
         data: r.data,
       }));
