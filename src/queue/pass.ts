@@ -5,7 +5,6 @@
  */
 import type { Config } from "../config/config.ts";
 import type { Logger } from "../log/log.ts";
-import { GarbageBound } from "../gc.ts";
 import { layoutOf } from "../layout.ts";
 import { createReceiver } from "../upload/create_receiver.ts";
 import { Admission } from "./admission.ts";
@@ -20,14 +19,6 @@ import { productionWorld, type QueueWorld } from "./world.ts";
 
 export type { Counters, PassSummary, Pause, QueueMemory } from "./tally.ts";
 export type { ProgressEvent } from "./runner.ts";
-
-/**
- * How much the heap may grow during a pass before a full collection (src/gc.ts): the 2 MiB young
- * generation promotes what lives through a few episodes, and V8 left that garbage in the old
- * generation for the whole of a long backlog (one full collection in 18 s of a 5,000-episode
- * pass, the heap 11 -> 32 MB). With 4 MiB: 9 collections of ~14 ms in that pass.
- */
-const GARBAGE_SLACK_BYTES = 4 * 1024 * 1024;
 
 /** A fresh memory: gate not yet proven (the first upload goes alone), nothing learnt. */
 export function newMemory(): QueueMemory {
@@ -133,12 +124,11 @@ export async function runPass(options: PassOptions): Promise<PassSummary> {
     }
 
     const queue = [...scan.complete];
-    const garbage = new GarbageBound(GARBAGE_SLACK_BYTES);
     const worker = async () => {
       for (let episode = queue.shift(); episode; episode = queue.shift()) {
         if (stopping()) tally.queued(episode.name, "stopping", null);
         else await runEpisode(ctx, episode.name, episode.path);
-        garbage.check();
+        memory.garbage.check();
       }
     };
     await Promise.all(

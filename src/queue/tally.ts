@@ -3,6 +3,7 @@
  * success/error, and the outcome log lines. The only place any of them change, so every outcome
  * is counted once and logged once.
  */
+import { GarbageBound } from "../gc.ts";
 import type { Logger } from "../log/log.ts";
 import type { Gate, PauseWhy } from "./gate.ts";
 import type { QuarantineSource } from "./reason.ts";
@@ -34,6 +35,11 @@ export interface QueueMemory {
   lastError: { at: number; message: string } | null;
   /** Whether this process has run its once-per-process recovery. */
   recovered: boolean;
+  /**
+   * Checked after every episode: a full collection once the heap grew by its slack since the last
+   * one (`src/gc.ts`). Kept across passes: the service ships a few episodes per pass.
+   */
+  garbage: { check(): unknown };
 }
 
 /** Why uploads stopped for the rest of a pass. */
@@ -102,6 +108,7 @@ export function newMemory(gate: Gate): QueueMemory {
     lastSuccess: null,
     lastError: null,
     recovered: false,
+    garbage: new GarbageBound(),
   };
 }
 

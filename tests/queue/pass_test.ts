@@ -292,3 +292,18 @@ Deno.test("runPass() ships an episode put back by hand with its quarantine reaso
   assertEquals(history.length, 1);
   assertMatch(history[0]!, /^ep-1\..*\.json$/);
 });
+
+Deno.test("runPass() checks the memory's garbage bound after every episode, the same bound pass after pass", async () => {
+  await using lab = await makeQueueLab("upload_concurrency = 2");
+  const memory = newMemory();
+  let checks = 0;
+  memory.garbage = { check: () => checks++ };
+  for (let i = 0; i < 5; i++) await makeEpisode(lab.dataRoot, `ep-${i}`);
+  const pass = () =>
+    runPass({ config: lab.config, logger: lab.logger, world: lab.world(), memory });
+  assertEquals((await pass()).shipped.length, 5);
+  assertEquals(checks, 5, "one check per episode");
+  for (let i = 5; i < 8; i++) await makeEpisode(lab.dataRoot, `ep-${i}`);
+  assertEquals((await pass()).shipped.length, 3);
+  assertEquals(checks, 8, "the service's next pass goes on with the same bound");
+});
