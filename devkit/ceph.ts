@@ -271,3 +271,40 @@ async function waitForGateway(
     }
   }
 }
+
+/**
+ * Writes the config of a reference collector that stores into `bucket` (under `collected/`), with
+ * the cluster user's keys in files beside it, into `dir`; returns the config's path.
+ */
+export async function writeBucketCollectorConfig(
+  dir: string,
+  tls: { serverCert: string; serverKey: string; ca: string },
+  ceph: Ceph,
+  bucket: string,
+): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  const id = join(dir, "access-key-id");
+  const secret = join(dir, "secret-access-key");
+  await Deno.writeTextFile(id, ceph.accessKeyId + "\n");
+  await Deno.writeTextFile(secret, ceph.secretAccessKey + "\n", { mode: 0o600 });
+  const config = join(dir, "collector.toml");
+  await Deno.writeTextFile(
+    config,
+    [
+      'listen = "127.0.0.1:0"',
+      "[storage]",
+      'backend = "s3"',
+      `url = "${ceph.endpoint}"`,
+      `bucket = "${bucket}"`,
+      'key_prefix = "collected"',
+      `access_key_id_file = "${id}"`,
+      `secret_access_key_file = "${secret}"`,
+      "[tls]",
+      `cert = "${tls.serverCert}"`,
+      `key = "${tls.serverKey}"`,
+      `client_ca = "${tls.ca}"`,
+      "",
+    ].join("\n"),
+  );
+  return config;
+}

@@ -16,7 +16,7 @@
 import { type Bench, errorText, type Job } from "../context.ts";
 import { failedRow, formatSeconds, type Row, targetText } from "../report.ts";
 import { join } from "node:path";
-import { type Ceph, startCeph } from "../../devkit/ceph.ts";
+import { type Ceph, startCeph, writeBucketCollectorConfig } from "../../devkit/ceph.ts";
 import { type CliProcess, runCli, spawnCli } from "../../devkit/cli.ts";
 import { makeEpisode, shipperConfig, writeConfig } from "../../devkit/fixtures.ts";
 import { startNginxBalancer } from "../../devkit/nginx.ts";
@@ -322,26 +322,7 @@ async function startCollector(dir: string, pki: Pki, store: Store): Promise<{
   proc: CliProcess;
   address: string;
 }> {
-  await Deno.mkdir(dir, { recursive: true });
-  const config = join(dir, "collector.toml");
-  await Deno.writeTextFile(
-    config,
-    [
-      'listen = "127.0.0.1:0"',
-      "[storage]",
-      'backend = "s3"',
-      `url = "${store.ceph.endpoint}"`,
-      `bucket = "${BUCKET}"`,
-      'key_prefix = "collected"',
-      `access_key_id_file = "${store.idFile}"`,
-      `secret_access_key_file = "${store.secretFile}"`,
-      "[tls]",
-      `cert = "${pki.serverCert}"`,
-      `key = "${pki.serverKey}"`,
-      `client_ca = "${pki.ca}"`,
-      "",
-    ].join("\n"),
-  );
+  const config = await writeBucketCollectorConfig(dir, pki, store.ceph, BUCKET);
   const proc = spawnCli(["collector", "--config", config]);
   const line = await proc.firstLine;
   return { proc, address: line.replace(/^listening on https:\/\//, "") };

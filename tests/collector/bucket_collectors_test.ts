@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { type Ceph, startCeph } from "../../devkit/ceph.ts";
+import { type Ceph, startCeph, writeBucketCollectorConfig } from "../../devkit/ceph.ts";
 import { type CliProcess, type CliResult, runCli, spawnCli } from "../../devkit/cli.ts";
 import { COMMIT, makeEpisode, names, shipperConfig, writeConfig } from "../../devkit/fixtures.ts";
 import { startNginxBalancer, STREAM_MODULE } from "../../devkit/nginx.ts";
@@ -20,7 +20,7 @@ import { encodeBase64 } from "../../src/protocol/_base64.ts";
 import { META } from "../../src/upload/s3/object_key.ts";
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { waitFor, waitForPromise } from "../support/wait.ts";
-import { createBucket, curlS3, listKeys } from "../s3/_helpers.ts";
+import { createBucket, curlS3, fileInTarball, listKeys } from "../s3/_helpers.ts";
 
 const HOSTS = ["lab-01", "lab-02", "lab-03", "lab-04"];
 const PER_HOST = 6;
@@ -34,30 +34,7 @@ async function startBucketCollector(
   ceph: Ceph,
   bucket: string,
 ): Promise<{ proc: CliProcess; address: string }> {
-  await Deno.mkdir(dir, { recursive: true });
-  const id = join(dir, "access-key-id");
-  const secret = join(dir, "secret-access-key");
-  await Deno.writeTextFile(id, ceph.accessKeyId + "\n");
-  await Deno.writeTextFile(secret, ceph.secretAccessKey + "\n", { mode: 0o600 });
-  const config = join(dir, "collector.toml");
-  await Deno.writeTextFile(
-    config,
-    [
-      'listen = "127.0.0.1:0"',
-      "[storage]",
-      'backend = "s3"',
-      `url = "${ceph.endpoint}"`,
-      `bucket = "${bucket}"`,
-      'key_prefix = "collected"',
-      `access_key_id_file = "${id}"`,
-      `secret_access_key_file = "${secret}"`,
-      "[tls]",
-      `cert = "${pki.serverCert}"`,
-      `key = "${pki.serverKey}"`,
-      `client_ca = "${pki.ca}"`,
-      "",
-    ].join("\n"),
-  );
+  const config = await writeBucketCollectorConfig(dir, pki, ceph, bucket);
   // A collector killed mid-stream logs nothing wrong; one whose store refuses logs warnings.
   const proc = spawnCli(["collector", "--config", config], { expectErrors: true });
   const line = await waitForPromise("a collector listening", proc.firstLine, { watch: [proc] });
@@ -78,18 +55,6 @@ async function shipAll(configPath: string): Promise<CliResult[]> {
 
 function sha256(bytes: Uint8Array): string {
   return encodeBase64(new Uint8Array(createHash("sha256").update(bytes).digest()));
-}
-
-/** The payload file inside a stored tarball, extracted by GNU tar. */
-async function payloadOf(dir: string, tarball: Uint8Array, name: string): Promise<Uint8Array> {
-  const out = join(dir, `x-${crypto.randomUUID()}`);
-  await Deno.mkdir(out);
-  await Deno.writeFile(join(out, "t.tar.gz"), tarball);
-  const tar = await new Deno.Command("tar", { args: ["-xzf", "t.tar.gz"], cwd: out }).output();
-  assert(tar.success, new TextDecoder().decode(tar.stderr));
-  const bytes = await Deno.readFile(join(out, name));
-  await Deno.remove(out, { recursive: true });
-  return bytes;
 }
 
 Deno.test("two collectors on one bucket behind one nginx: kill -9 of one mid-stream, every episode stored once with its bytes", async (t) => {
@@ -172,7 +137,7 @@ Deno.test("two collectors on one bucket behind one nginx: kill -9 of one mid-str
         assertEquals(got.headers[META.commit], COMMIT);
         assertEquals(got.headers[META.clientSubject], encodeURIComponent(`CN=${host}`));
         const episode = id.split("/")[1];
-        assertEquals(await payloadOf(tmp, got.body, `${episode}/data/obs.bin`), payload, id);
+        assertEquals(await fileInTarball(tmp, got.body, `${episode}/data/obs.bin`), payload, id);
       }
     });
 

@@ -3,6 +3,7 @@
  * client nobody here wrote (it makes buckets and reads objects back), and tarball-like files.
  */
 import { createHash } from "node:crypto";
+import { assert } from "../support/assert.ts";
 import { join } from "node:path";
 import type { Ceph } from "../../devkit/ceph.ts";
 import { type CliResult, runCli } from "../../devkit/cli.ts";
@@ -283,4 +284,19 @@ export async function listUploads(ceph: Ceph, bucket: string, prefix: string): P
   const xml = new TextDecoder().decode(listed.body);
   if (listed.status !== 200) throw new Error(`ListMultipartUploads: ${listed.status} ${xml}`);
   return [...xml.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]!).sort();
+}
+
+/** A file inside a stored gzipped tarball, extracted by GNU tar (in a temporary directory under `dir`). */
+export async function fileInTarball(
+  dir: string,
+  tarball: Uint8Array,
+  name: string,
+): Promise<Uint8Array> {
+  const out = await Deno.makeTempDir({ dir });
+  await Deno.writeFile(join(out, "t.tar.gz"), tarball);
+  const tar = await new Deno.Command("tar", { args: ["-xzf", "t.tar.gz"], cwd: out }).output();
+  assert(tar.success, new TextDecoder().decode(tar.stderr));
+  const bytes = await Deno.readFile(join(out, name));
+  await Deno.remove(out, { recursive: true });
+  return bytes;
 }

@@ -22,6 +22,7 @@ import { waitFor } from "../support/wait.ts";
 import {
   createBucket,
   curlS3,
+  fileInTarball,
   listKeys,
   listUploads,
   makeS3Lab,
@@ -39,17 +40,6 @@ function noise(size: number): Uint8Array {
   for (let off = 0; off < size; off += 65_536) {
     crypto.getRandomValues(bytes.subarray(off, off + 65_536));
   }
-  return bytes;
-}
-
-/** A file inside a stored tarball, extracted by GNU tar. */
-async function fileIn(dir: string, tarball: Uint8Array, name: string): Promise<Uint8Array> {
-  const out = await Deno.makeTempDir({ dir });
-  await Deno.writeFile(join(out, "t.tar.gz"), tarball);
-  const tar = await new Deno.Command("tar", { args: ["-xzf", "t.tar.gz"], cwd: out }).output();
-  assert(tar.success, new TextDecoder().decode(tar.stderr));
-  const bytes = await Deno.readFile(join(out, name));
-  await Deno.remove(out, { recursive: true });
   return bytes;
 }
 
@@ -125,7 +115,7 @@ Deno.test("a lab host on a bucket: --once ships into Ceph RGW exactly once, resu
           assertEquals(got.headers[META.episodeId], id);
           assertEquals(got.headers[META.commit], COMMIT);
           assertEquals(got.headers[META.shipperVersion], VERSION);
-          assertEquals(await fileIn(scratch, got.body, `${id}/data/obs.bin`), payload);
+          assertEquals(await fileInTarball(scratch, got.body, `${id}/data/obs.bin`), payload);
         }
         // The secret never reaches a log line.
         assert(
@@ -188,7 +178,7 @@ Deno.test("a lab host on a bucket: --once ships into Ceph RGW exactly once, resu
         const got = await curlS3(ceph, "GET", "/episodes/cis490/lab-01/big.tar.gz");
         assertEquals(got.headers[META.sha256], sha256(got.body));
         assertEquals(got.body.length, state.packed.size);
-        assertEquals(await fileIn(scratch, got.body, "big/data/obs.bin"), payload);
+        assertEquals(await fileInTarball(scratch, got.body, "big/data/obs.bin"), payload);
         assertEquals(await listUploads(ceph, "episodes", "cis490/"), [], "an upload was left");
       },
     );
