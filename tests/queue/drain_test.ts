@@ -6,10 +6,9 @@ import { REASON_FILE } from "../../src/queue/reason.ts";
 import { layoutOf } from "../../src/layout.ts";
 import { META_FILE } from "../../src/episodes/preflight.ts";
 import { DONE_MARKER } from "../../src/episodes/scan.ts";
-import type { MovesLock } from "../../src/queue/moves.ts";
 import { SimFs } from "../../sim/sim_fs.ts";
-import { simLock } from "../../sim/sim_world.ts";
 import { guardDenoFs } from "../support/deno_fs_guard.ts";
+import { countingSimLock } from "../support/counting_lock.ts";
 
 Deno.test("drainDecision() quarantines every unstamped complete episode and keeps stamped ones", () => {
   const stamped = JSON.stringify({ code_version: { commit: COMMIT } });
@@ -130,12 +129,7 @@ Deno.test("drainUnstamped() runs on an injected file system, moves section and o
   episode("ep-running", null, false);
   fs.produceFile(join(layout.quarantine, "ep-no-key", "old.txt"), "old"); // taken: never clobbered
   fs.produceFile(layout.statePath("ep-no-key"), "{}"); // a stale state: removed
-  const inner = simLock();
-  let sections = 0;
-  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
-    sections++;
-    return inner(fn);
-  };
+  const [lock, sections] = countingSimLock();
   const owners: string[] = [];
   const requireOwner = (dataRoot: string) => Promise.resolve(void owners.push(dataRoot));
   let report;
@@ -157,7 +151,7 @@ Deno.test("drainUnstamped() runs on an injected file system, moves section and o
     ["ep-running", "still being written and meta.json is missing"],
     ["ep-stamped", "stamped"],
   ]);
-  assertEquals([sections, owners], [1, ["/data"]]);
+  assertEquals([sections(), owners], [1, ["/data"]]);
   // Durable: what it did survives a power loss right after it returned.
   fs.powerLoss();
   assertEquals(fs.list(layout.episodes), ["ep-running", "ep-stamped"]);

@@ -12,10 +12,9 @@ import {
 import { layoutOf } from "../../src/layout.ts";
 import { drainUnstamped } from "../../src/queue/drain.ts";
 import { REASON_FILE } from "../../src/queue/reason.ts";
-import type { MovesLock } from "../../src/queue/moves.ts";
 import { SimFs } from "../../sim/sim_fs.ts";
-import { simLock } from "../../sim/sim_world.ts";
 import { guardDenoFs } from "../support/deno_fs_guard.ts";
+import { countingSimLock } from "../support/counting_lock.ts";
 
 Deno.test("planRequeue() goes back under the recorded id and refuses clashes and bad ids", () => {
   const entries = [
@@ -197,12 +196,7 @@ Deno.test("requeue() runs on an injected file system, moves section and owner ch
   }
   fs.produceDir(layout.episodes);
   fs.produceFile(layout.statePath("ep-3"), "{}"); // a stale state: removed with the requeue
-  const inner = simLock();
-  let sections = 0;
-  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
-    sections++;
-    return inner(fn);
-  };
+  const [lock, sections] = countingSimLock();
   const owners: string[] = [];
   const requireOwner = (dataRoot: string) => Promise.resolve(void owners.push(dataRoot));
   let report;
@@ -216,7 +210,7 @@ Deno.test("requeue() runs on an injected file system, moves section and owner ch
     "ep-3",
   ]]);
   assertEquals(report.refused.map((r) => r.dir), ["ep-1.2"]);
-  assertEquals([sections, owners], [2, ["/data"]]);
+  assertEquals([sections(), owners], [2, ["/data"]]);
   // Durable: what it did survives a power loss right after it returned.
   fs.powerLoss();
   assertEquals(fs.list(layout.episodes), ["ep-1", "ep-3"]);

@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { names, tempDir } from "../../devkit/fixtures.ts";
 import { choosePrune, formatPrune, pruneShipped, readShipped } from "../../src/retention/prune.ts";
 import { layoutOf, OWN } from "../../src/layout.ts";
-import type { MovesLock } from "../../src/queue/moves.ts";
 import { SimFs } from "../../sim/sim_fs.ts";
-import { simEpisodes, simLock } from "../../sim/sim_world.ts";
+import { simEpisodes } from "../../sim/sim_world.ts";
 import { guardDenoFs } from "../support/deno_fs_guard.ts";
+import { countingSimLock } from "../support/counting_lock.ts";
 
 const TRASH_DIR = OWN.trash;
 
@@ -116,12 +116,7 @@ Deno.test("pruneShipped() runs on an injected file system, moves section and wal
   fs.produceFile(join(layout.trash, "ep-9.abcd1234", "half"), "left by a crash");
   clock = 10 * DAY;
   fs.produceFile(join(layout.shipped, "ep-new", "x"), "1");
-  const inner = simLock();
-  let sections = 0;
-  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
-    sections++;
-    return inner(fn);
-  };
+  const [lock, sections] = countingSimLock();
   const episodes = simEpisodes(fs);
   const walk = async (dir: string) => (await episodes.inspect(dir)).tree;
   let report;
@@ -134,7 +129,7 @@ Deno.test("pruneShipped() runs on an injected file system, moves section and wal
     { episode: "ep-old", shipped_at: new Date(0).toISOString(), bytes: 5 },
   ]);
   assertEquals(report.unconfirmed.map((u) => u.episode), ["ep-marked"]);
-  assertEquals([report.kept, sections], [2, 2]);
+  assertEquals([report.kept, sections()], [2, 2]);
   assertEquals(fs.list(layout.trash), []);
   // The move out of shipped/ is durable: a power loss does not bring the entry back.
   fs.powerLoss();

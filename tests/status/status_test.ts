@@ -24,10 +24,10 @@ import { layoutOf } from "../../src/layout.ts";
 import { META_FILE } from "../../src/episodes/preflight.ts";
 import { DONE_MARKER } from "../../src/episodes/scan.ts";
 import { emptyState } from "../../src/queue/state.ts";
-import type { MovesLock } from "../../src/queue/moves.ts";
 import { SimFs } from "../../sim/sim_fs.ts";
-import { simEpisodes, simLock } from "../../sim/sim_world.ts";
+import { simEpisodes } from "../../sim/sim_world.ts";
 import { guardDenoFs } from "../support/deno_fs_guard.ts";
+import { countingSimLock } from "../support/counting_lock.ts";
 
 const NOW = Date.UTC(2026, 0, 10, 12, 0, 0);
 
@@ -359,12 +359,7 @@ Deno.test("readStatusSnapshot() runs on an injected file system, section, episod
   fs.produceDir(layout.history);
   for (const id of ["ep-u", "ep-gone"]) fs.produceFile(join(layout.unconfirmed, id), "");
   fs.produceFile(daemonStatusPath("/data"), JSON.stringify(DAEMON));
-  const inner = simLock();
-  let sections = 0;
-  const lock: MovesLock = <T>(fn: () => Promise<T>) => {
-    sections++;
-    return inner(fn);
-  };
+  const [lock, sections] = countingSimLock();
   let snap;
   {
     using guard = guardDenoFs();
@@ -392,6 +387,6 @@ Deno.test("readStatusSnapshot() runs on an injected file system, section, episod
     lastError: "HTTP 503",
   });
   assertEquals([snap.shipped, snap.quarantined, snap.unconfirmed], [2, 1, 1]);
-  assertEquals([snap.outboxBytes, sections], [tarball.length, 1]);
+  assertEquals([snap.outboxBytes, sections()], [tarball.length, 1]);
   assertEquals([snap.holder, snap.daemon], [{ pid: 4242 }, DAEMON]);
 });
