@@ -4,10 +4,11 @@
  *
  * Where a frame is made never changes its bytes (the same function and parameters on both
  * threads), and the frame boundaries depend on the tar stream alone: the output is deterministic.
- * Random data stays on the main thread: zstd stores it as raw blocks about as fast as the bytes
- * could be sent to a Worker, and the Worker's memory is not paid for nothing.
+ * A segment whose middle, head and tail all look incompressible (random data, media, data
+ * already compressed) becomes a frame of raw blocks written here ({@linkcode rawFrame}): what
+ * zstd itself would emit for such bytes, without its ~0.4 s per GiB of trying (a memory copy).
  */
-import { giveBuffers, takeBuffer } from "./_buffers.ts";
+import { giveBuffers, takeBuffer } from "../fs/buffers.ts";
 import { compressible } from "./compressible.ts";
 import type { TarballFile } from "./_tarball_file.ts";
 import { frameBound, giveZlib, type SyncZlib, takeZlib } from "./_zlib_sync.ts";
@@ -27,8 +28,12 @@ export const SEGMENT = 1024 * 1024;
 const MAIN_OUTPUTS = 4;
 /** Jobs (and buffer pairs) the Worker may hold at once for one pack. */
 const WORKER_SLOTS = 3;
-/** Bytes of the middle of a segment that decide whether it goes to the Worker. */
+/** Bytes of the middle of a segment that decide whether it goes to the Worker or is stored. */
 const SAMPLE = 64 * 1024;
+/** Bytes at each end of a segment that must look incompressible too before it is stored raw. */
+const EDGE = 8 * 1024;
+/** zstd's largest block (RFC 8878 §3.1.1.2.4): a raw block holds at most this much. */
+const BLOCK_MAX = 128 * 1024;
 /**
  * The Worker is started only while at least this much of the episode is still to be packed:
  * starting one costs ~60–100 ms of CPU and 12–18 MB, about what framing 8 MiB of text at level 3
@@ -57,6 +62,48 @@ export interface ZstdFramesOptions {
   workers?: boolean;
   /** File bytes the episode holds (see {@linkcode WORKER_MIN_BYTES}). @default {0} */
   totalBytes?: number;
+}
+
+/**
+ * What a segment's bytes look like: "text" when its middle {@linkcode SAMPLE} compresses, "raw"
+ * when neither the middle nor either {@linkcode EDGE} does (it is stored as raw blocks), else
+ * "mixed" (left to zstd). Segments smaller than a sample are "mixed": always compressed.
+ */
+export function segmentKind(segment: Uint8Array, level: number): "text" | "raw" | "mixed" {
+  const n = segment.length;
+  if (n < SAMPLE) return "mixed";
+  const middle = (n >> 1) - SAMPLE / 2;
+  if (compressible(segment.subarray(middle, middle + SAMPLE), { level })) return "text";
+  return compressible(segment.subarray(0, EDGE), { level }) ||
+      compressible(segment.subarray(n - EDGE), { level })
+    ? "mixed"
+    : "raw";
+}
+
+/**
+ * Writes `input` into `out` as one zstd frame of raw blocks and returns the frame's length:
+ * magic, a single-segment header with the 4-byte content size, then a 3-byte header before
+ * every {@linkcode BLOCK_MAX} bytes (RFC 8878 §3.1.1). No content checksum: the tarball's
+ * SHA-256 covers the bytes. `out` needs `frameBound(input.length)` bytes.
+ */
+export function rawFrame(input: Uint8Array, out: Uint8Array): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(0, 0xfd2fb528, true);
+  out[4] = 0xa0; // Frame_Content_Size_flag 2 (4 bytes), Single_Segment_flag
+  view.setUint32(5, input.length, true);
+  let at = 9, offset = 0;
+  do {
+    const size = Math.min(BLOCK_MAX, input.length - offset);
+    const last = offset + size === input.length ? 1 : 0;
+    const header = (size << 3) | last; // Block_Type 0: Raw_Block
+    out[at] = header & 0xff;
+    out[at + 1] = (header >> 8) & 0xff;
+    out[at + 2] = header >> 16;
+    out.set(input.subarray(offset, offset + size), at + 3);
+    at += 3 + size;
+    offset += size;
+  } while (offset < input.length);
+  return at;
 }
 
 /** The zstd encoder the packer fills segment by segment. */
@@ -95,8 +142,10 @@ export class ZstdFrames {
   async flush(used: number): Promise<void> {
     if (used === 0) return;
     this.#left -= used;
+    const segment = this.buffer.subarray(0, used);
+    const kind = segmentKind(segment, this.#level);
     // A partial segment is the archive's last: never worth a Worker.
-    const worker = used === SEGMENT ? this.#workerFor(this.buffer) : null;
+    const worker = kind === "text" && used === SEGMENT ? this.#workerFor() : null;
     const slot = worker ? this.#slots.find((s) => s.free) : undefined;
     if (worker && slot?.input && slot.output) {
       slot.free = false;
@@ -120,7 +169,7 @@ export class ZstdFrames {
       }
       const m = main;
       m.free = false;
-      const size = this.#z.frame(this.buffer.subarray(0, used), m.output);
+      const size = kind === "raw" ? rawFrame(segment, m.output) : this.#z.frame(segment, m.output);
       this.#push(Promise.resolve(m.output.subarray(0, size)), () => m.free = true, true);
     }
     while (this.#pending[0]?.settled) await this.#writeHead();
@@ -142,14 +191,10 @@ export class ZstdFrames {
     giveBuffers(this.buffer, ...this.#main.map((m) => m.output));
   }
 
-  /** The Worker for a full segment that compresses, once started or while enough is left. */
-  #workerFor(segment: Uint8Array) {
+  /** The Worker for a full segment of text, once started or while enough is left. */
+  #workerFor() {
     if (!this.#workers) return null;
     if (!this.#releaseWorker && this.#left < WORKER_MIN_BYTES) return null;
-    const middle = Math.max(0, (segment.length >> 1) - SAMPLE / 2);
-    if (!compressible(segment.subarray(middle, middle + SAMPLE), { level: this.#level })) {
-      return null;
-    }
     if (!this.#releaseWorker) {
       this.#releaseWorker = useFrameWorker();
       for (let i = 0; i < WORKER_SLOTS; i++) {
