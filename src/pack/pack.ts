@@ -23,7 +23,7 @@ import {
 import { type Compression, COMPRESSION_FORMAT, DEFAULT_COMPRESSION } from "../protocol/protocol.ts";
 import { compressible } from "./compressible.ts";
 import { TarballFile } from "./_tarball_file.ts";
-import { giveBuffers, takeBuffer } from "./_buffers.ts";
+import { giveBuffers, takeBuffer } from "../fs/buffers.ts";
 import { END_OF_ARCHIVE, entryHeader, padding, type TarEntryHeader } from "./_tar.ts";
 import { FLUSH, giveZlib, type SyncZlib, takeZlib } from "./_zlib_sync.ts";
 import { ZstdFrames } from "./_zstd_frames.ts";

@@ -6,8 +6,9 @@
  * `node:https` rather than `fetch`: Deno's fetch turns a streamed body into chunked framing and has
  * no per-client switch to skip certificate verification; node:https does both, and mTLS.
  *
- * The body is read here into two {@linkcode BODY_CHUNK_BYTES} buffers, each refilled only after
- * the socket called back for its last write, and written with backpressure; not piped from
+ * The body is read here into two {@linkcode BODY_CHUNK_BYTES} buffers (from the pool packing
+ * gives its buffers back to), each refilled only after the socket called back for its last write,
+ * and written with backpressure; not piped from
  * `createReadStream`: in Deno 2.9.6 a piped file stream hangs on a reused keep-alive socket when it
  * fits in one read (tests/upload/put_test.ts reproduces it), and a fresh buffer per read is garbage
  * V8 only collects under external-memory pressure (peak RSS grew by ~60 MB per 512 MiB upload).
@@ -26,6 +27,7 @@ import https from "node:https";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import type { TlsMaterial } from "../config/config.ts";
+import { giveBuffers, takeBuffer } from "../fs/buffers.ts";
 import { createReceiverAgent, type ReceiverAgent } from "./agent.ts";
 import { classifyFailure, type FailureKind, isTlsRecord } from "./classify.ts";
 import type { Throttle } from "./throttle.ts";
@@ -392,8 +394,9 @@ async function writeBody(
   }
   using _file = file;
   const chunk = Math.max(1, Math.min(BODY_CHUNK_BYTES, request.size));
-  const buffers = [new Uint8Array(chunk)];
-  if (request.size > chunk) buffers.push(new Uint8Array(chunk));
+  const whole = [takeBuffer(BODY_CHUNK_BYTES)];
+  if (request.size > chunk) whole.push(takeBuffer(BODY_CHUNK_BYTES));
+  const buffers = whole.map((b) => b.subarray(0, chunk));
   // When the socket has taken each buffer's last write: only then may it be refilled.
   const released: Promise<void>[] = buffers.map(() => Promise.resolve());
   const slice = request.throttle?.sliceBytes ?? chunk;
@@ -426,6 +429,9 @@ async function writeBody(
       }
     }
   }
+  // Back to the pool once the socket is done with both; after a failure they are left to the
+  // garbage collector (a write the socket never called back for may still hold one).
+  if (remaining === 0) void Promise.all(released).then(() => giveBuffers(...whole));
 }
 
 /** Writes a body given as bytes or a stream: exactly `request.size` bytes, or it throws. */

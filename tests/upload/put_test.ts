@@ -1,7 +1,14 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { BodyReadError, put, type PutRequest, UploadError } from "../../src/upload/put.ts";
+import {
+  BODY_CHUNK_BYTES,
+  BodyReadError,
+  put,
+  type PutRequest,
+  UploadError,
+} from "../../src/upload/put.ts";
+import { giveBuffers, takeBuffer } from "../../src/fs/buffers.ts";
 import { createReceiverAgent } from "../../src/upload/agent.ts";
 import { Throttle } from "../../src/upload/throttle.ts";
 import { echoHeaders, startFaultServer } from "../support/fault_server.ts";
@@ -387,6 +394,38 @@ Deno.test("put() reports body progress up to the whole size, and the body arrive
   assert(progress.length > 1, "progress while the body flows, not only at the end");
   assertEquals(progress.at(-1), size);
   assert(progress.every((n, i) => i === 0 || n > (progress[i - 1] as number)), "only grows");
+});
+
+Deno.test("put() reads the body into the pool's buffers, old bytes and all, and gives them back", async () => {
+  const server = await startFaultServer(await sharedPki(), () => ({ status: 201 }));
+  await using tmp = await tempDir();
+  const size = 3 * BODY_CHUNK_BYTES + 4567;
+  const bytes = new Uint8Array(size).map((_, i) => (i * 31) >>> 2);
+  const path = await bodyFile(tmp.path, "b", bytes);
+  // What a pack gave back: two 1 MiB buffers still holding its bytes.
+  const mine = [takeBuffer(BODY_CHUNK_BYTES), takeBuffer(BODY_CHUNK_BYTES)];
+  for (const b of mine) b.fill(0xee);
+  giveBuffers(...mine);
+  try {
+    const response = await put({
+      url: `${server.url}/x`,
+      headers: {},
+      bodyPath: path,
+      size,
+      timeoutMs: 600_000,
+      tls: await clientTls(),
+      verifyTls: true,
+    });
+    assertEquals(response.status, 201);
+    assertEquals(server.requests[0]?.sha256, createHash("sha256").update(bytes).digest("base64"));
+  } finally {
+    await server.close();
+  }
+  // The body went through them (no new buffer per upload) and they are back for the next one.
+  assert(mine.every((b) => b.some((x) => x !== 0xee)), "the upload did not read into the pool");
+  const back = [takeBuffer(BODY_CHUNK_BYTES), takeBuffer(BODY_CHUNK_BYTES)];
+  assert(back.every((b) => mine.includes(b)), "the buffers did not come back to the pool");
+  giveBuffers(...back);
 });
 
 Deno.test("put() rejects an unreadable or short body file as a local BodyReadError, not a network failure", async () => {

@@ -1,9 +1,10 @@
 /**
- * Packing buffers reused from one pack to the next. A backlog of small episodes otherwise leaves
+ * Buffers reused from one pack or upload to the next. A backlog of small episodes otherwise leaves
  * 2–3 MiB of 1 MiB buffers per episode to the garbage collector, which frees such external memory
  * only once ~64 MiB of it has piled up: a 20-episode `--once` peaked at 97 MB with gzip. Sizing
  * the buffers to the episode would change gzip's bytes (zlib's stored blocks follow the space it
- * is given), so the sizes stay and the buffers are reused instead.
+ * is given), so the sizes stay and the buffers are reused instead. Uploads read the tarball into
+the same 1 MiB buffers, so one episode's upload reuses what its pack gave back.
  *
  * A buffer is given back only when no write, Worker or encoder holds it any more.
  */
