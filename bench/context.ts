@@ -346,8 +346,16 @@ export function csvText(bytes: number): string {
   return s.slice(0, bytes);
 }
 
-/** Writes `bytes` bytes of `kind` to `path`, 1 MiB at a time (a GiB of CSV in seconds). */
+/**
+ * Writes `bytes` bytes of `kind` to `path`, 1 MiB at a time (a GiB of CSV in seconds), and syncs
+ * it: a row timed on data still being written back would time that writeback too.
+ */
 export async function dataFile(path: string, kind: DataKind, bytes: number): Promise<void> {
+  await writeData(path, kind, bytes);
+  await timeShell(`sync ${q(path)}`);
+}
+
+async function writeData(path: string, kind: DataKind, bytes: number): Promise<void> {
   if (kind === "random") return void await timeShell(`head -c ${bytes} /dev/urandom > ${q(path)}`);
   if (kind === "base64") {
     // base64 of random bytes: 6 bits per byte, which a deflate with Huffman codes takes to 3/4.
@@ -361,7 +369,7 @@ export async function dataFile(path: string, kind: DataKind, bytes: number): Pro
   if (kind === "gzipped") {
     // Already-compressed lab data: CSV through gzip -6.
     const csv = `${path}.csv`;
-    await dataFile(csv, "csv", Math.ceil(bytes * 2.6));
+    await writeData(csv, "csv", Math.ceil(bytes * 2.6));
     await timeShell(
       `set +o pipefail; gzip -6 -c ${q(csv)} | head -c ${bytes} > ${q(path)}; rm -f ${q(csv)}`,
     );

@@ -71,7 +71,7 @@ function q(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Writes `bytes` of incompressible data, 1 MiB at a time. */
+/** Writes `bytes` of incompressible data, 1 MiB at a time, synced before anything is timed. */
 async function writeNoise(path: string, bytes: number): Promise<void> {
   using file = await Deno.open(path, { write: true, create: true, truncate: true });
   const chunk = new Uint8Array(MIB);
@@ -82,6 +82,7 @@ async function writeNoise(path: string, bytes: number): Promise<void> {
     const part = chunk.subarray(0, Math.min(left, chunk.length));
     for (let done = 0; done < part.length;) done += await file.write(part.subarray(done));
   }
+  await file.sync();
 }
 
 async function bash(script: string): Promise<void> {

@@ -32,6 +32,10 @@ const WORKER_SLOTS = 3;
 const SAMPLE = 64 * 1024;
 /** Bytes at each end of a segment that must look incompressible too before it is stored raw. */
 const EDGE = 8 * 1024;
+/** Stride of the 8-byte keys that look for repeats across a segment before it is stored. */
+const REPEAT_STRIDE = 512;
+const REPEAT_BITS = 12;
+const repeatSlots = new Int32Array(1 << REPEAT_BITS);
 /** zstd's largest block (RFC 8878 §3.1.1.2.4): a raw block holds at most this much. */
 const BLOCK_MAX = 128 * 1024;
 /**
@@ -65,17 +69,49 @@ export interface ZstdFramesOptions {
 }
 
 /**
- * What a segment's bytes look like: "text" when its middle {@linkcode SAMPLE} compresses, "raw"
- * when neither the middle nor either {@linkcode EDGE} does (it is stored as raw blocks), else
- * "mixed" (left to zstd). Segments smaller than a sample are "mixed": always compressed.
+ * Whether 8 bytes at some multiple of {@linkcode REPEAT_STRIDE} recur at another: a block written
+ * twice (a disk image's duplicate sectors, a file repeated) at a distance the stride divides, which
+ * zstd would find and the samples cannot see. Random bytes have none (2,048 keys per MiB).
  */
-export function segmentKind(segment: Uint8Array, level: number): "text" | "raw" | "mixed" {
+export function stridedRepeat(segment: Uint8Array): boolean {
+  const view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength);
+  repeatSlots.fill(-1);
+  for (let at = 0; at + 8 <= segment.length; at += REPEAT_STRIDE) {
+    const lo = view.getUint32(at, true), hi = view.getUint32(at + 4, true);
+    const slot = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1) >>> (32 - REPEAT_BITS);
+    const earlier = repeatSlots[slot]!;
+    if (
+      earlier >= 0 && view.getUint32(earlier, true) === lo &&
+      view.getUint32(earlier + 4, true) === hi
+    ) {
+      return true;
+    }
+    repeatSlots[slot] = at;
+  }
+  return false;
+}
+
+/**
+ * What a segment's bytes look like: "text" when its middle {@linkcode SAMPLE} compresses; "raw"
+ * (stored as raw blocks) only when it lies within one file's bytes (`withinFile`: no tar header or
+ * padding in it) and neither the middle nor either {@linkcode EDGE} compresses nor does any 8-byte
+ * key recur ({@linkcode stridedRepeat}); else "mixed", left to zstd. A segment that holds a file
+ * boundary is never stored: small text files between random ones keep their compression, and so
+ * do identical files. What the samples cannot see inside one file (text between them, repeats at
+ * a distance the stride does not divide) is stored, at most the file's size.
+ */
+export function segmentKind(
+  segment: Uint8Array,
+  level: number,
+  withinFile: boolean,
+): "text" | "raw" | "mixed" {
   const n = segment.length;
   if (n < SAMPLE) return "mixed";
   const middle = (n >> 1) - SAMPLE / 2;
   if (compressible(segment.subarray(middle, middle + SAMPLE), { level })) return "text";
+  if (!withinFile) return "mixed";
   return compressible(segment.subarray(0, EDGE), { level }) ||
-      compressible(segment.subarray(n - EDGE), { level })
+      compressible(segment.subarray(n - EDGE), { level }) || stridedRepeat(segment)
     ? "mixed"
     : "raw";
 }
@@ -120,6 +156,8 @@ export class ZstdFrames {
   /** File bytes not yet framed (tar headers counted too: an estimate that only errs low). */
   #left: number;
   #releaseWorker: (() => void) | null = null;
+  /** Whether the segment being filled holds tar headers or padding. */
+  #boundary = false;
 
   constructor(file: TarballFile, level: number, options: ZstdFramesOptions = {}) {
     this.#file = file;
@@ -143,7 +181,8 @@ export class ZstdFrames {
     if (used === 0) return;
     this.#left -= used;
     const segment = this.buffer.subarray(0, used);
-    const kind = segmentKind(segment, this.#level);
+    const kind = segmentKind(segment, this.#level, !this.#boundary);
+    this.#boundary = false;
     // A partial segment is the archive's last: never worth a Worker.
     const worker = kind === "text" && used === SEGMENT ? this.#workerFor() : null;
     const slot = worker ? this.#slots.find((s) => s.free) : undefined;
@@ -173,6 +212,11 @@ export class ZstdFrames {
       this.#push(Promise.resolve(m.output.subarray(0, size)), () => m.free = true, true);
     }
     while (this.#pending[0]?.settled) await this.#writeHead();
+  }
+
+  /** The packer put tar headers or padding into the segment being filled. */
+  boundary(): void {
+    this.#boundary = true;
   }
 
   /** Writes every frame still pending. */

@@ -76,6 +76,8 @@ interface Encoder {
   flush(used: number): Promise<void>;
   /** gzip only: stores (level 0) or deflates what follows; called right after a flush. */
   store?(stored: boolean): Promise<void>;
+  /** zstd only: the buffer being filled holds tar headers or padding, not one file's bytes alone. */
+  boundary?(): void;
   /** After the last flush: ends the stream and waits for the last write. */
   end(): Promise<void>;
   /** Frees compressors; `ok` is false after a failure (their state is then unknown). */
@@ -161,9 +163,11 @@ class Packer {
   #read = 0;
   constructor(readonly encoder: Encoder, readonly options: PackOptions) {}
 
+  /** Adds archive bytes that are not a file's own (headers, padding, the end marker). */
   async write(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
+      this.encoder.boundary?.();
       const buffer = this.encoder.buffer;
       const n = Math.min(buffer.length - this.#used, bytes.length - offset);
       buffer.set(bytes.subarray(offset, offset + n), this.#used);

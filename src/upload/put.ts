@@ -326,7 +326,9 @@ function tryOnce(request: PutRequest, pool: ReceiverAgent): Promise<Try> {
     });
     // Deno 2.9.6's ClientRequest sends a request whose reused socket closed again by itself, but
     // without the body bytes already flushed: the server then waits for a body that never comes,
-    // until our timeout (reproduced against a reloading nginx). put() retries itself, whole.
+    // until our timeout (reproduced against a reloading nginx). put() retries itself, whole. It
+    // also keeps the pool's buffers off the wire once given back: Deno's own retry would resend
+    // the written chunks from their buffers, which another pack may be filling by then.
     (req as { _retrying?: boolean })._retrying = true;
     req.on("socket", () => (trace.reused = req.reusedSocket === true));
     req.on("error", (e: Error) => finish(e));

@@ -1,9 +1,16 @@
 import { assert, assertEquals } from "../support/assert.ts";
 import { join } from "node:path";
+import { constants as zlibConstants, zstdCompressSync } from "node:zlib";
 import { walkEpisode } from "../../src/episodes/walk.ts";
 import { packEpisode } from "../../src/pack/pack.ts";
 import { workerFrames } from "../../src/pack/_zstd_workers.ts";
-import { rawFrame, SEGMENT, segmentKind, WORKER_MIN_BYTES } from "../../src/pack/_zstd_frames.ts";
+import {
+  rawFrame,
+  SEGMENT,
+  segmentKind,
+  stridedRepeat,
+  WORKER_MIN_BYTES,
+} from "../../src/pack/_zstd_frames.ts";
 import { frameBound } from "../../src/pack/_zlib_sync.ts";
 import { PERMISSION_FLAGS } from "../../src/permissions.ts";
 import { tempDir } from "../../devkit/fixtures.ts";
@@ -121,27 +128,43 @@ Deno.test("rawFrame() writes a frame of raw blocks that zstd decodes to the same
   }
 });
 
-Deno.test("segmentKind() stores only what looks incompressible at its middle and both ends", () => {
-  const random = () => {
-    const bytes = new Uint8Array(SEGMENT);
-    for (let i = 0; i < SEGMENT; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-    return bytes;
-  };
+/** `bytes` random bytes. */
+function randomBytes(bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 65536) crypto.getRandomValues(out.subarray(i, i + 65536));
+  return out;
+}
+
+Deno.test("segmentKind() stores only one file's bytes that look incompressible everywhere it looks", () => {
   const text = new TextEncoder().encode("t,x\n1,0.5\n".repeat(SEGMENT / 10));
-  assertEquals(segmentKind(random(), 1), "raw");
-  assertEquals(segmentKind(text.subarray(0, SEGMENT), 1), "text");
-  // Random in the middle, but a CSV file starts in the last 8 KiB: zstd gets to compress it.
-  const tail = random();
+  assertEquals(segmentKind(randomBytes(SEGMENT), 1, true), "raw");
+  assertEquals(segmentKind(text.subarray(0, SEGMENT), 1, true), "text");
+  // A tar header or padding in it: a file boundary, so zstd decides, whatever the samples say.
+  assertEquals(segmentKind(randomBytes(SEGMENT), 1, false), "mixed");
+  // Random in the middle, but text in the last or first 8 KiB.
+  const tail = randomBytes(SEGMENT);
   tail.set(text.subarray(0, 8 * 1024), SEGMENT - 8 * 1024);
-  assertEquals(segmentKind(tail, 1), "mixed");
-  const head = random();
+  assertEquals(segmentKind(tail, 1, true), "mixed");
+  const head = randomBytes(SEGMENT);
   head.set(text.subarray(0, 8 * 1024), 0);
-  assertEquals(segmentKind(head, 1), "mixed");
+  assertEquals(segmentKind(head, 1, true), "mixed");
+  // One random 64 KiB block, repeated: every sample is random, the repeats are zstd's to find.
+  const block = randomBytes(64 * 1024);
+  const repeated = new Uint8Array(SEGMENT);
+  for (let at = 0; at < SEGMENT; at += block.length) repeated.set(block, at);
+  assertEquals(segmentKind(repeated, 1, true), "mixed");
   // Too small to sample: compressed.
-  assertEquals(segmentKind(random().subarray(0, 60 * 1024), 1), "mixed");
+  assertEquals(segmentKind(randomBytes(60 * 1024), 1, true), "mixed");
 });
 
-Deno.test("packEpisode() zstd stores random segments as raw frames, compresses text, zstd reads both", async () => {
+Deno.test("stridedRepeat() finds a block written twice at a distance the stride divides, not noise", () => {
+  assertEquals(stridedRepeat(randomBytes(SEGMENT)), false);
+  const twice = randomBytes(SEGMENT);
+  twice.copyWithin(600 * 1024, 100 * 1024, 100 * 1024 + 4096); // a 4 KiB sector duplicated
+  assertEquals(stridedRepeat(twice), true);
+});
+
+Deno.test("packEpisode() zstd stores a random file's whole segments as raw frames, compresses text, zstd reads both", async () => {
   await using tmp = await tempDir();
   const dir = join(tmp.path, "ep-mix");
   await Deno.mkdir(dir);
@@ -159,4 +182,62 @@ Deno.test("packEpisode() zstd stores random segments as raw frames, compresses t
   await Deno.mkdir(back);
   await run("bash", ["-c", `zstd -d -c '${out}' | tar -xf - -C '${back}'`]);
   await run("diff", ["-r", dir, join(back, "ep-mix")]);
+});
+
+/** The episode at `dir` packed with zstd (no Worker), and what zstd -1 makes of its tar by MiB. */
+async function packedAndZstd(dir: string, tmp: string): Promise<{ size: number; zstd: number }> {
+  const tree = walkEpisode(dir);
+  const out = join(tmp, "packed.tar.zst");
+  const { size } = await packEpisode(dir, "ep", tree, out, { compression: "zstd", workers: false });
+  const plain = join(tmp, "packed.tar");
+  await packEpisode(dir, "ep", tree, plain, { compression: "none" });
+  const tar = await Deno.readFile(plain);
+  let zstd = 0;
+  for (let at = 0; at < tar.length; at += SEGMENT) {
+    zstd += zstdCompressSync(tar.subarray(at, at + SEGMENT), {
+      params: {
+        [zlibConstants.ZSTD_c_compressionLevel]: 1,
+        [zlibConstants.ZSTD_c_checksumFlag]: 1,
+      },
+    }).length;
+  }
+  const back = join(tmp, "back");
+  await Deno.mkdir(back);
+  await run("bash", ["-c", `zstd -d -c '${out}' | tar -xf - -C '${back}'`]);
+  await run("diff", ["-r", dir, join(back, "ep")]);
+  for (const path of [out, plain, back]) await Deno.remove(path, { recursive: true });
+  return { size, zstd };
+}
+
+Deno.test("packEpisode() zstd compresses as zstd would where files meet: text between random files", async () => {
+  await using tmp = await tempDir();
+  // The tar: the episode's and a.bin's headers (1 KiB), a.bin ending 200 KiB into the second
+  // MiB, b.txt's 200 KiB of base64 (which zstd takes to 3/4, with no 8-byte repeat for the
+  // strided check to see), then c.bin: the second segment starts and ends in random bytes and is
+  // random at its middle, and holds the text.
+  const dir = join(tmp.path, "ep");
+  await Deno.mkdir(dir);
+  await Deno.writeFile(join(dir, "a.bin"), randomBytes(SEGMENT + 200 * 1024 - 1024));
+  await Deno.writeTextFile(
+    join(dir, "b.txt"),
+    Buffer.from(randomBytes(150_000)).toString("base64"),
+  );
+  await Deno.writeFile(join(dir, "c.bin"), randomBytes(2 * SEGMENT));
+  const { size, zstd } = await packedAndZstd(dir, tmp.path);
+  // Raw frames are 9 + 3 bytes per block smaller than zstd's (no checksum): never larger.
+  assert(size <= zstd, `${size} B packed against ${zstd} B from zstd itself`);
+});
+
+Deno.test("packEpisode() zstd compresses as zstd would inside a file: a block repeated", async () => {
+  await using tmp = await tempDir();
+  // A disk-image-like file: one random 256 KiB block twelve times. Every sample looks random;
+  // only the strided repeat check sees what zstd would find.
+  const dir = join(tmp.path, "ep");
+  await Deno.mkdir(dir);
+  const block = randomBytes(256 * 1024);
+  const image = new Uint8Array(12 * block.length);
+  for (let i = 0; i < 12; i++) image.set(block, i * block.length);
+  await Deno.writeFile(join(dir, "disk.img"), image);
+  const { size, zstd } = await packedAndZstd(dir, tmp.path);
+  assert(size <= zstd, `${size} B packed against ${zstd} B from zstd itself`);
 });
