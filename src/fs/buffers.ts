@@ -4,7 +4,7 @@
  * only once ~64 MiB of it has piled up: a 20-episode `--once` peaked at 97 MB with gzip. Sizing
  * the buffers to the episode would change gzip's bytes (zlib's stored blocks follow the space it
  * is given), so the sizes stay and the buffers are reused instead. Uploads read the tarball into
-the same 1 MiB buffers, so one episode's upload reuses what its pack gave back.
+ * the same 1 MiB buffers, so one episode's upload reuses what its pack gave back.
  *
  * A buffer is given back only when no write, Worker or encoder holds it any more.
  */

@@ -4,9 +4,10 @@
  *
  * Where a frame is made never changes its bytes (the same function and parameters on both
  * threads), and the frame boundaries depend on the tar stream alone: the output is deterministic.
- * A segment whose middle, head and tail all look incompressible (random data, media, data
- * already compressed) becomes a frame of raw blocks written here ({@linkcode rawFrame}): what
- * zstd itself would emit for such bytes, without its ~0.4 s per GiB of trying (a memory copy).
+ * A segment that lies within one file's bytes and looks incompressible (random data, media, data
+ * already compressed) becomes a frame of raw blocks written here ({@linkcode rawFrame}): zstd
+ * would store it as raw blocks too, after trying (see {@linkcode segmentKind} for what "looks"
+ * means and what it can miss).
  */
 import { giveBuffers, takeBuffer } from "../fs/buffers.ts";
 import { compressible } from "./compressible.ts";

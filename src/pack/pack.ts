@@ -163,7 +163,10 @@ class Packer {
   #read = 0;
   constructor(readonly encoder: Encoder, readonly options: PackOptions) {}
 
-  /** Adds archive bytes that are not a file's own (headers, padding, the end marker). */
+  /**
+   * Adds archive bytes: headers, padding, the end marker, and gzip's probed first bytes of a
+   * file. Marks a boundary for zstd, which never has a probe: there it is never a file's own.
+   */
   async write(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
