@@ -170,6 +170,8 @@ class Packer {
   async write(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.length) {
+      // A buffer a file's body filled to the end goes first, unmarked: only what follows is ours.
+      if (this.#used === this.encoder.buffer.length) await this.flush();
       this.encoder.boundary?.();
       const buffer = this.encoder.buffer;
       const n = Math.min(buffer.length - this.#used, bytes.length - offset);

@@ -241,3 +241,32 @@ Deno.test("packEpisode() zstd compresses as zstd would inside a file: a block re
   const { size, zstd } = await packedAndZstd(dir, tmp.path);
   assert(size <= zstd, `${size} B packed against ${zstd} B from zstd itself`);
 });
+
+Deno.test("packEpisode() zstd compresses as zstd would inside a file: text between the probes' old places", async () => {
+  await using tmp = await tempDir();
+  // One random file with 300 KiB of base64 inside it, in the second MiB of the tar, away from the
+  // segment's middle and its ends: only probes spread over the segment see it.
+  const dir = join(tmp.path, "ep");
+  await Deno.mkdir(dir);
+  const data = randomBytes(3 * SEGMENT);
+  const text = new TextEncoder().encode(Buffer.from(randomBytes(240_000)).toString("base64"));
+  data.set(text.subarray(0, 300 * 1024), SEGMENT + 80 * 1024);
+  await Deno.writeFile(join(dir, "mixed.bin"), data);
+  const { size, zstd } = await packedAndZstd(dir, tmp.path);
+  assert(size <= zstd, `${size} B packed against ${zstd} B from zstd itself`);
+});
+
+Deno.test("packEpisode() zstd stores a segment a file's body fills to its very end", async () => {
+  await using tmp = await tempDir();
+  // The episode's and a.bin's headers (1 KiB), then a.bin's body up to exactly 3 MiB: segments 1
+  // and 2 are its bytes alone, and the next header must not count against segment 2.
+  const dir = join(tmp.path, "ep");
+  await Deno.mkdir(dir);
+  await Deno.writeFile(join(dir, "a.bin"), randomBytes(3 * SEGMENT - 1024));
+  await Deno.writeTextFile(join(dir, "b.txt"), "after\n");
+  const out = join(tmp.path, "out.tar.zst");
+  await packEpisode(dir, "ep", walkEpisode(dir), out, { compression: "zstd", workers: false });
+  const frames = framesOf(await Deno.readFile(out));
+  const raw = frames.flatMap((f, i) => f.descriptor === 0xa0 ? [i] : []);
+  assertEquals(raw, [1, 2]);
+});
