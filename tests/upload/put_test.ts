@@ -368,59 +368,46 @@ Deno.test("put() reads a handshake refused over a missing certificate as credent
   assertEquals(server.requests.length, 0);
 });
 
-Deno.test("put() reports body progress up to the whole size, and the body arrives intact", async () => {
+/** PUTs `bytes` from a file to a server that answers 201: the status and the stored digest. */
+async function putIntact(bytes: Uint8Array, extra: Partial<PutRequest> = {}): Promise<void> {
   const server = await startFaultServer(await sharedPki(), () => ({ status: 201 }));
   await using tmp = await tempDir();
-  const size = 5 * 1024 * 1024 + 123;
-  const bytes = new Uint8Array(size).map((_, i) => (i * 7919) >>> 3);
   const path = await bodyFile(tmp.path, "b", bytes);
-  const progress: number[] = [];
   try {
     const response = await put({
       url: `${server.url}/x`,
       headers: {},
       bodyPath: path,
-      size,
+      size: bytes.length,
       timeoutMs: 600_000,
       tls: await clientTls(),
       verifyTls: true,
-      onProgress: (n) => progress.push(n),
+      ...extra,
     });
     assertEquals(response.status, 201);
     assertEquals(server.requests[0]?.sha256, createHash("sha256").update(bytes).digest("base64"));
   } finally {
     await server.close();
   }
+}
+
+Deno.test("put() reports body progress up to the whole size, and the body arrives intact", async () => {
+  const size = 5 * 1024 * 1024 + 123;
+  const progress: number[] = [];
+  await putIntact(new Uint8Array(size).map((_, i) => (i * 7919) >>> 3), {
+    onProgress: (n) => progress.push(n),
+  });
   assert(progress.length > 1, "progress while the body flows, not only at the end");
   assertEquals(progress.at(-1), size);
   assert(progress.every((n, i) => i === 0 || n > (progress[i - 1] as number)), "only grows");
 });
 
 Deno.test("put() reads the body into the pool's buffers, old bytes and all, and gives them back", async () => {
-  const server = await startFaultServer(await sharedPki(), () => ({ status: 201 }));
-  await using tmp = await tempDir();
-  const size = 3 * BODY_CHUNK_BYTES + 4567;
-  const bytes = new Uint8Array(size).map((_, i) => (i * 31) >>> 2);
-  const path = await bodyFile(tmp.path, "b", bytes);
   // What a pack gave back: two 1 MiB buffers still holding its bytes.
   const mine = [takeBuffer(BODY_CHUNK_BYTES), takeBuffer(BODY_CHUNK_BYTES)];
   for (const b of mine) b.fill(0xee);
   giveBuffers(...mine);
-  try {
-    const response = await put({
-      url: `${server.url}/x`,
-      headers: {},
-      bodyPath: path,
-      size,
-      timeoutMs: 600_000,
-      tls: await clientTls(),
-      verifyTls: true,
-    });
-    assertEquals(response.status, 201);
-    assertEquals(server.requests[0]?.sha256, createHash("sha256").update(bytes).digest("base64"));
-  } finally {
-    await server.close();
-  }
+  await putIntact(new Uint8Array(3 * BODY_CHUNK_BYTES + 4567).map((_, i) => (i * 31) >>> 2));
   // The body went through them (no new buffer per upload) and they are back for the next one.
   assert(mine.every((b) => b.some((x) => x !== 0xee)), "the upload did not read into the pool");
   const back = [takeBuffer(BODY_CHUNK_BYTES), takeBuffer(BODY_CHUNK_BYTES)];
