@@ -13,6 +13,7 @@
  *
  * Objects are deleted after each measurement (the RGW's OSD keeps them in RAM).
  */
+import { q } from "../_proc.ts";
 import { type Bench, errorText, type Job } from "../context.ts";
 import { failedRow, formatSeconds, type Row, targetText } from "../report.ts";
 import { join } from "node:path";
@@ -65,10 +66,6 @@ const BUCKET = "bench";
 function median(xs: readonly number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
-
-function q(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Writes `bytes` of incompressible data, 1 MiB at a time, synced before anything is timed. */
