@@ -9,13 +9,35 @@
  * A buffer is given back only when no write, Worker or encoder holds it any more.
  */
 
+/** The smallest size {@linkcode sizeFor} gives: smaller buffers would only multiply the pools. */
+const MIN_SIZE = 4 * 1024;
+
+/**
+ * The buffer size for `bytes` of data when buffers of `max` bytes are the norm: the smallest power
+ * of two that holds all of it, or `max`. A small episode's pack and upload then take buffers of
+ * its own size class, not three of 1 MiB each (a 2,000-episode backlog held 9.4 MiB of them).
+ */
+export function sizeFor(bytes: number, max: number): number {
+  let size = MIN_SIZE;
+  while (size < bytes && size < max) size *= 2;
+  return Math.min(size, max);
+}
+
 /** Free buffers kept per size: every buffer of a pass's concurrent packs (≤ 20 × 3 at 1 MiB). */
 const KEEP = 12;
 const pools = new Map<number, Uint8Array[]>();
 
+const taken = new Map<number, number>();
+
 /** A buffer of `size` bytes, reused when one is free (its old bytes are still in it). */
 export function takeBuffer(size: number): Uint8Array {
+  taken.set(size, (taken.get(size) ?? 0) + 1);
   return pools.get(size)?.pop() ?? new Uint8Array(size);
+}
+
+/** How many buffers of each size were taken so far in this process (for tests). */
+export function takenBuffers(): ReadonlyMap<number, number> {
+  return new Map(taken);
 }
 
 /** Gives whole buffers back; views, and buffers transferred to a Worker, are not kept. */

@@ -107,6 +107,21 @@ export function padding(size: number): Uint8Array {
   return ZEROS.subarray(0, -size & (BLOCK - 1));
 }
 
+/**
+ * At least as many bytes as {@linkcode entryHeader} and the body with its padding take for an
+ * entry whose name and link target are `nameLength` and `linkLength` UTF-16 units long: a PAX
+ * header carries at most the name, the link target (3 UTF-8 bytes per unit at most), a size and a
+ * time.
+ */
+export function entryBound(nameLength: number, linkLength: number, size: number): number {
+  const records = 3 * (nameLength + linkLength) + 128;
+  return 2 * BLOCK + roundUp(records) + roundUp(size);
+}
+
+function roundUp(bytes: number): number {
+  return bytes + (-bytes & (BLOCK - 1));
+}
+
 /** The end-of-archive marker: two zero blocks. */
 export const END_OF_ARCHIVE: Uint8Array = new Uint8Array(2 * BLOCK);
 

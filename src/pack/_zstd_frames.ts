@@ -74,6 +74,11 @@ export interface ZstdFramesOptions {
   workers?: boolean;
   /** File bytes the episode holds (see {@linkcode WORKER_MIN_BYTES}). @default {0} */
   totalBytes?: number;
+  /**
+   * The segment buffer's size: less than {@linkcode SEGMENT} only for an archive that fits in it
+   * whole, which is then one frame as it would be in a 1 MiB buffer. @default {SEGMENT}
+   */
+  capacity?: number;
 }
 
 /**
@@ -161,7 +166,7 @@ export function rawFrame(input: Uint8Array, out: Uint8Array): number {
 /** The zstd encoder the packer fills segment by segment. */
 export class ZstdFrames {
   /** The segment the packer fills next (a different buffer after each flush, possibly). */
-  buffer: Uint8Array = takeBuffer(SEGMENT);
+  buffer: Uint8Array;
   readonly #file: TarballFile;
   readonly #level: number;
   readonly #z: SyncZlib;
@@ -174,6 +179,8 @@ export class ZstdFrames {
   #releaseWorker: (() => void) | null = null;
   /** Whether the segment being filled holds tar headers or padding. */
   #boundary = false;
+  /** {@linkcode SEGMENT}, or less for an archive smaller than that: its one segment. */
+  readonly #capacity: number;
 
   constructor(file: TarballFile, level: number, options: ZstdFramesOptions = {}) {
     this.#file = file;
@@ -181,13 +188,15 @@ export class ZstdFrames {
     this.#z = takeZlib("zstd", level);
     this.#workers = options.workers ?? true;
     this.#left = options.totalBytes ?? 0;
+    this.#capacity = Math.min(options.capacity ?? SEGMENT, SEGMENT);
+    this.buffer = takeBuffer(this.#capacity);
   }
 
   /** A free main-thread output buffer, a new one while fewer than the maximum exist, or null. */
   #freeMain(): { output: Uint8Array; free: boolean } | null {
     const free = this.#main.find((m) => m.free);
     if (free || this.#main.length >= MAIN_OUTPUTS) return free ?? null;
-    const made = { output: takeBuffer(frameBound(SEGMENT)), free: true };
+    const made = { output: takeBuffer(frameBound(this.#capacity)), free: true };
     this.#main.push(made);
     return made;
   }

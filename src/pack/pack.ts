@@ -23,8 +23,8 @@ import {
 import { type Compression, COMPRESSION_FORMAT, DEFAULT_COMPRESSION } from "../protocol/protocol.ts";
 import { compressible } from "./compressible.ts";
 import { TarballFile } from "./_tarball_file.ts";
-import { giveBuffers, takeBuffer } from "../fs/buffers.ts";
-import { END_OF_ARCHIVE, entryHeader, padding, type TarEntryHeader } from "./_tar.ts";
+import { giveBuffers, sizeFor, takeBuffer } from "../fs/buffers.ts";
+import { END_OF_ARCHIVE, entryBound, entryHeader, padding, type TarEntryHeader } from "./_tar.ts";
 import { FLUSH, giveZlib, type SyncZlib, takeZlib } from "./_zlib_sync.ts";
 import { ZstdFrames } from "./_zstd_frames.ts";
 
@@ -53,6 +53,11 @@ export interface PackOptions {
   onSkip?: (relPath: string) => void;
   /** Told the file bytes read so far (of `tree.totalBytes`), after each read. */
   onProgress?: (doneBytes: number) => void;
+  /**
+   * The packer's buffer size, for tests that compare it with the default's bytes.
+   * @default {capacityFor(episodeId, tree)}
+   */
+  capacity?: number;
 }
 
 /** The packed tarball's size and digest. */
@@ -86,9 +91,11 @@ interface Encoder {
 
 /** Uncompressed: the packer fills one of two buffers while the other is written. */
 class PlainEncoder implements Encoder {
-  readonly #buffers = [takeBuffer(CHUNK), takeBuffer(CHUNK)];
+  readonly #buffers: Uint8Array[];
   #index = 0;
-  constructor(readonly file: TarballFile) {}
+  constructor(readonly file: TarballFile, capacity: number) {
+    this.#buffers = [takeBuffer(capacity), takeBuffer(capacity)];
+  }
   get buffer(): Uint8Array {
     return this.#buffers[this.#index]!;
   }
@@ -107,12 +114,17 @@ class PlainEncoder implements Encoder {
 
 /** One gzip stream, deflated into one of two output buffers while the other is written. */
 class GzipEncoder implements Encoder {
-  readonly buffer = takeBuffer(CHUNK);
-  readonly #outputs = [takeBuffer(CHUNK), takeBuffer(CHUNK)];
+  readonly buffer: Uint8Array;
+  readonly #outputs: Uint8Array[];
   #index = 0;
   #used = 0;
   readonly #z: SyncZlib;
-  constructor(readonly file: TarballFile, readonly level: number) {
+  constructor(readonly file: TarballFile, readonly level: number, capacity: number) {
+    this.buffer = takeBuffer(capacity);
+    // Room for all of it stored: zlib's stored blocks follow the output space, so a stream that
+    // never runs out of it has the same bytes whatever the buffer's size.
+    const output = capacity < CHUNK ? sizeFor(capacity + (capacity >> 3) + 1024, CHUNK) : CHUNK;
+    this.#outputs = [takeBuffer(output), takeBuffer(output)];
     this.#z = takeZlib("gzip", level);
   }
 
@@ -343,6 +355,21 @@ function levelFor(compression: Compression, level: number | undefined): number |
 }
 
 /**
+ * The size of the buffer the packer fills: {@linkcode CHUNK}, or for an episode whose whole tar
+ * is smaller, a buffer that holds all of it (never full, so flushed where a 1 MiB one would be:
+ * the same bytes, without 1 MiB buffers per small episode).
+ */
+export function capacityFor(episodeId: string, tree: Tree): number {
+  let bound = END_OF_ARCHIVE.length;
+  for (const entry of tree.entries) {
+    const name = episodeId.length + 2 + entry.relPath.length;
+    bound += entryBound(name, entry.linkTarget?.length ?? 0, entry.size);
+    if (bound >= CHUNK) return CHUNK;
+  }
+  return sizeFor(bound + 1, CHUNK);
+}
+
+/**
  * Packs `tree` (listed from `episodeDir`) as `<episodeId>/…` into a new file at `outPath`,
  * fsynced unless `sync: false`. On any failure `outPath` is removed.
  * @throws {EpisodeChangedError} when a file changed, or an entry is not the one the walk saw
@@ -368,16 +395,18 @@ export async function packEpisode(
   options.signal?.throwIfAborted();
 
   const file = TarballFile.create(outPath);
+  const capacity = options.capacity ?? capacityFor(episodeId, tree);
   let encoder: Encoder | undefined;
   try {
     encoder = compression === "gzip"
-      ? new GzipEncoder(file, level!)
+      ? new GzipEncoder(file, level!, capacity)
       : compression === "zstd"
       ? new ZstdFrames(file, level!, {
         workers: options.workers ?? true,
         totalBytes: tree.totalBytes,
+        capacity,
       })
-      : new PlainEncoder(file);
+      : new PlainEncoder(file, capacity);
     const adaptive = compression === "gzip" ? level : null;
     const packer = new Packer(encoder, options);
     try {

@@ -7,7 +7,7 @@
  * no per-client switch to skip certificate verification; node:https does both, and mTLS.
  *
  * The body is read here into two {@linkcode BODY_CHUNK_BYTES} buffers (from the pool packing
- * gives its buffers back to), each refilled only after the socket called back for its last write,
+ * gives its buffers back to; one of its own size class for a body smaller than that), each refilled only after the socket called back for its last write,
  * and written with backpressure; not piped from
  * `createReadStream`: in Deno 2.9.6 a piped file stream hangs on a reused keep-alive socket when it
  * fits in one read (tests/upload/put_test.ts reproduces it), and a fresh buffer per read is garbage
@@ -27,7 +27,7 @@ import https from "node:https";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import type { TlsMaterial } from "../config/config.ts";
-import { giveBuffers, takeBuffer } from "../fs/buffers.ts";
+import { giveBuffers, sizeFor, takeBuffer } from "../fs/buffers.ts";
 import { createReceiverAgent, type ReceiverAgent } from "./agent.ts";
 import { classifyFailure, type FailureKind, isTlsRecord } from "./classify.ts";
 import type { Throttle } from "./throttle.ts";
@@ -396,8 +396,10 @@ async function writeBody(
   }
   using _file = file;
   const chunk = Math.max(1, Math.min(BODY_CHUNK_BYTES, request.size));
-  const whole = [takeBuffer(BODY_CHUNK_BYTES)];
-  if (request.size > chunk) whole.push(takeBuffer(BODY_CHUNK_BYTES));
+  // A body smaller than a chunk is read into one buffer of its own size class.
+  const size = sizeFor(chunk, BODY_CHUNK_BYTES);
+  const whole = [takeBuffer(size)];
+  if (request.size > chunk) whole.push(takeBuffer(size));
   const buffers = whole.map((b) => b.subarray(0, chunk));
   // When the socket has taken each buffer's last write: only then may it be refilled.
   const released: Promise<void>[] = buffers.map(() => Promise.resolve());

@@ -2,7 +2,10 @@ import { assert, assertEquals, assertMatch, assertRejects } from "../support/ass
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { walkEpisode } from "../../src/episodes/walk.ts";
-import { EpisodeChangedError, packEpisode } from "../../src/pack/pack.ts";
+import { capacityFor, EpisodeChangedError, packEpisode } from "../../src/pack/pack.ts";
+import { takenBuffers } from "../../src/fs/buffers.ts";
+
+const MiB = 1024 * 1024;
 import { tempDir } from "../../devkit/fixtures.ts";
 
 async function sh(cmd: string, args: string[], cwd?: string): Promise<string> {
@@ -155,3 +158,57 @@ Deno.test("packEpisode() streams a 256 MiB sparse file into a small gzip", async
 });
 
 import { Buffer } from "node:buffer";
+
+/** An episode of a few small files of every kind the packer treats apart. */
+async function makeSmallMixed(root: string): Promise<string> {
+  const dir = join(root, "ep-small");
+  const deep = "d".repeat(120) + "/ü-" + "n".repeat(110);
+  await Deno.mkdir(join(dir, deep), { recursive: true });
+  await Deno.writeTextFile(join(dir, "meta.json"), '{"code_version":{"commit":"x"}}');
+  // Random (gzip stores it after its probe), text (deflated), and a long name (PAX).
+  await Deno.writeFile(join(dir, "noise.bin"), crypto.getRandomValues(new Uint8Array(40_000)));
+  await Deno.writeTextFile(join(dir, "obs.csv"), "t,x\n".repeat(5_000));
+  await Deno.writeTextFile(join(dir, deep, "f".repeat(90) + ".txt"), "tiny");
+  await Deno.symlink("l".repeat(300), join(dir, "link"));
+  await Deno.writeTextFile(join(dir, "done.marker"), "");
+  return dir;
+}
+
+Deno.test("packEpisode() packs a small episode in buffers of its size, with the bytes 1 MiB buffers give", async () => {
+  await using tmp = await tempDir();
+  const dir = await makeSmallMixed(tmp.path);
+  const tree = walkEpisode(dir);
+  const capacity = capacityFor("ep-small", tree);
+  assert(capacity <= 128 * 1024, `capacity ${capacity}`);
+  for (const compression of ["gzip", "zstd", "none"] as const) {
+    const before = takenBuffers().get(MiB) ?? 0;
+    const small = await packEpisode(dir, "ep-small", tree, join(tmp.path, `s.${compression}`), {
+      compression,
+    });
+    assertEquals(takenBuffers().get(MiB) ?? 0, before, `${compression} took a 1 MiB buffer`);
+    const big = await packEpisode(dir, "ep-small", tree, join(tmp.path, `b.${compression}`), {
+      compression,
+      capacity: MiB,
+    });
+    assertEquals(small, big, compression);
+    if (compression === "none") assert(small.size < capacity, `${small.size} ≥ ${capacity}`);
+  }
+});
+
+Deno.test("capacityFor() bounds the tar from above, whatever the names, links and sizes", async () => {
+  await using tmp = await tempDir();
+  const dir = join(tmp.path, "ep");
+  await Deno.mkdir(dir);
+  const names = ["a", "é".repeat(60), "字".repeat(80), "x".repeat(250), "🙂".repeat(40)];
+  for (const [i, name] of names.entries()) {
+    await Deno.mkdir(join(dir, name));
+    await Deno.writeFile(join(dir, name, "f"), new Uint8Array(i * 777));
+    await Deno.symlink("t".repeat(i * 50 + 1) + "ü".repeat(i * 20), join(dir, name, "s"));
+  }
+  const tree = walkEpisode(dir);
+  const bound = capacityFor("ep", tree);
+  const out = join(tmp.path, "ep.tar");
+  const packed = await packEpisode(dir, "ep", tree, out, { compression: "none" });
+  assert(packed.size < bound, `${packed.size} ≥ ${bound}`);
+  assert(bound <= 4 * packed.size, `${bound} is far above ${packed.size}`);
+});
