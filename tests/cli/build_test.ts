@@ -17,7 +17,8 @@ import { formatVersionLine, readGitCommit, VERSION } from "../../src/version.ts"
 Deno.test("buildArgs() bakes in exactly the permission flags the CLI tests run under", () => {
   const build = buildArgs("out", undefined, "map.json");
   const baked = (a: string) =>
-    a.startsWith("--allow-") || a.startsWith("--deny-") || a.startsWith("--v8-flags");
+    a.startsWith("--allow-") || a.startsWith("--deny-") || a.startsWith("--v8-flags") ||
+    a === "--no-code-cache";
   const flags = build.filter(baked);
   assertEquals(flags, [...PERMISSION_FLAGS]);
   const test = cliCommand(["--once"]);
