@@ -35,6 +35,22 @@ export function takeBuffer(size: number): Uint8Array {
   return pools.get(size)?.pop() ?? new Uint8Array(size);
 }
 
+/**
+ * A free buffer of at least `size` bytes and less than twice that, the smallest pooled, else a new
+ * one of `size`: for a reader that uses a prefix, like an upload reading into a zstd frame's
+ * output buffer (1 MiB and a little) once the pack is done with it. Packers never take one:
+ * their buffers' sizes decide the bytes.
+ */
+export function takeBufferAtLeast(size: number): Uint8Array {
+  let best: number | undefined;
+  for (const [length, pool] of pools) {
+    if (pool.length > 0 && length >= size && length < 2 * size && length < (best ?? Infinity)) {
+      best = length;
+    }
+  }
+  return takeBuffer(best ?? size);
+}
+
 /** How many buffers of each size were taken so far in this process (for tests). */
 export function takenBuffers(): ReadonlyMap<number, number> {
   return new Map(taken);

@@ -27,7 +27,7 @@ import https from "node:https";
 import { isIP } from "node:net";
 import tls from "node:tls";
 import type { TlsMaterial } from "../config/config.ts";
-import { giveBuffers, sizeFor, takeBuffer } from "../fs/buffers.ts";
+import { giveBuffers, sizeFor, takeBufferAtLeast } from "../fs/buffers.ts";
 import { createReceiverAgent, type ReceiverAgent } from "./agent.ts";
 import { classifyFailure, type FailureKind, isTlsRecord } from "./classify.ts";
 import type { Throttle } from "./throttle.ts";
@@ -398,8 +398,8 @@ async function writeBody(
   const chunk = Math.max(1, Math.min(BODY_CHUNK_BYTES, request.size));
   // A body smaller than a chunk is read into one buffer of its own size class.
   const size = sizeFor(chunk, BODY_CHUNK_BYTES);
-  const whole = [takeBuffer(size)];
-  if (request.size > chunk) whole.push(takeBuffer(size));
+  const whole = [takeBufferAtLeast(size)];
+  if (request.size > chunk) whole.push(takeBufferAtLeast(size));
   const buffers = whole.map((b) => b.subarray(0, chunk));
   // When the socket has taken each buffer's last write: only then may it be refilled.
   const released: Promise<void>[] = buffers.map(() => Promise.resolve());

@@ -8,7 +8,7 @@ import {
   type PutRequest,
   UploadError,
 } from "../../src/upload/put.ts";
-import { giveBuffers, takeBuffer } from "../../src/fs/buffers.ts";
+import { giveBuffers, takeBuffer, takenBuffers } from "../../src/fs/buffers.ts";
 import { createReceiverAgent } from "../../src/upload/agent.ts";
 import { Throttle } from "../../src/upload/throttle.ts";
 import { echoHeaders, startFaultServer } from "../support/fault_server.ts";
@@ -413,6 +413,23 @@ Deno.test("put() reads the body into the pool's buffers, old bytes and all, and 
   const back = [takeBuffer(BODY_CHUNK_BYTES), takeBuffer(BODY_CHUNK_BYTES)];
   assert(back.every((b) => mine.includes(b)), "the buffers did not come back to the pool");
   giveBuffers(...back);
+});
+
+Deno.test("put() reads into what a zstd pack gave back (1 MiB and a little), and a small body into a small buffer", async () => {
+  const frameSized = BODY_CHUNK_BYTES + (BODY_CHUNK_BYTES >> 8) + 1024;
+  // Held while the test runs: the 1 MiB buffers earlier tests gave back, which an upload prefers.
+  const held = Array.from({ length: 12 }, () => takeBuffer(BODY_CHUNK_BYTES));
+  const mine = [takeBuffer(frameSized), takeBuffer(frameSized)];
+  for (const b of mine) b.fill(0xee);
+  giveBuffers(...mine);
+  await putIntact(new Uint8Array(2 * BODY_CHUNK_BYTES + 99).map((_, i) => (i * 13) >>> 1));
+  assert(mine.every((b) => b.some((x) => x !== 0xee)), "the upload did not read into them");
+  const before = takenBuffers().get(BODY_CHUNK_BYTES) ?? 0;
+  await putIntact(new Uint8Array(20_000).map((_, i) => i >>> 4));
+  assertEquals(takenBuffers().get(BODY_CHUNK_BYTES) ?? 0, before, "a new 1 MiB buffer was taken");
+  const back = [takeBuffer(frameSized), takeBuffer(frameSized)];
+  assert(back.every((b) => mine.includes(b)), "they did not come back to their pool");
+  giveBuffers(...back, ...held);
 });
 
 Deno.test("put() rejects an unreadable or short body file as a local BodyReadError, not a network failure", async () => {
